@@ -1,0 +1,152 @@
+package broker
+
+// Produce (API key 0), versions 0-11.
+//
+// v0-v2 are advertised but refused per partition with UNSUPPORTED_VERSION:
+// they carry message format v0/v1, which samsa does not store. Advertising v0
+// matters anyway: librdkafka enables compression only when the broker lists
+// Produce v0 (KAFKA-18659).
+//
+// Each partition's records field must hold exactly one record batch v2; the
+// partition validates it (CRC-32C, lengths, counts), checks idempotent
+// producer sequences (duplicates are answered with the original offsets,
+// gaps with OUT_OF_ORDER_SEQUENCE_NUMBER) and appends it.
+//
+// acks=0 gets no response; acks=1 is answered after the leader's append;
+// acks=-1 (all) after the high watermark passed the batch, parked (never
+// blocking the connection) until then or until the request timeout.
+//
+// Not implemented: transactional produce (transactions are a later issue);
+// v12 (KIP-890) and v13 (topic ids).
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/wire"
+)
+
+func init() { register(0, 0, 11, (*Broker).handleProduce) }
+
+// pendingAck is a partition whose produce answer waits for the high
+// watermark to pass lastOffset.
+type pendingAck struct {
+	p          *partition.Partition
+	resp       *kmsg.ProduceResponseTopicPartition
+	lastOffset int64
+}
+
+func (b *Broker) handleProduce(ctx context.Context, r *wire.Request) (*wire.Response, error) {
+	req := r.Body.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	view := b.view()
+	var pending []pendingAck
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		topic := view.topics[rt.Topic]
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			sp.Default()
+			sp.Partition = rp.Partition
+			p, err := b.produceTarget(req, topic, rp.Partition)
+			if err == nil {
+				var res partition.ProduceResult
+				res, err = p.AppendProduce(rp.Records)
+				if err == nil {
+					sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.BaseOffset, res.LogAppendTime, res.LogStartOffset
+					if req.Acks == -1 && !p.Committed(res.LastOffset) {
+						pending = append(pending, pendingAck{p: p, resp: sp, lastOffset: res.LastOffset})
+					}
+				}
+				b.metrics.produced(len(rp.Records), err)
+			}
+			if err != nil {
+				setError(&sp.ErrorCode, &sp.ErrorMessage, err)
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == 0 {
+		return wire.NoResponse, nil
+	}
+	if len(pending) == 0 {
+		return &wire.Response{Msg: resp}, nil
+	}
+	return b.parkProduce(resp, pending, time.Duration(req.TimeoutMillis)*time.Millisecond), nil
+}
+
+// produceTarget finds the local leader replica a produce may append to.
+func (b *Broker) produceTarget(req *kmsg.ProduceRequest, topic *topicView, index int32) (*partition.Partition, error) {
+	switch {
+	case req.Version < 3:
+		return nil, kerr.UnsupportedVersion
+	case req.TransactionID != nil:
+		return nil, kerr.TransactionalIDAuthorizationFailed
+	case topic == nil:
+		return nil, kerr.UnknownTopicOrPartition
+	case index < 0 || int(index) >= len(topic.partitions):
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	pv := &topic.partitions[index]
+	if pv.leader != b.nodeID || pv.local == nil {
+		return nil, kerr.NotLeaderForPartition
+	}
+	if topic.internal && !b.allowInternalWrites {
+		return nil, kerr.InvalidTopicException
+	}
+	return pv.local, nil
+}
+
+// parkProduce answers an acks=all produce once every pending partition's
+// high watermark passed its batch, or with REQUEST_TIMED_OUT for those that
+// did not within timeout. The waiting goroutine is owned by the response: it
+// ends when Ready is closed.
+func (b *Broker) parkProduce(resp *kmsg.ProduceResponse, pending []pendingAck, timeout time.Duration) *wire.Response {
+	ready := make(chan struct{})
+	w := partition.NewWakeup()
+	go func() {
+		defer close(ready)
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		for {
+			for _, pa := range pending {
+				pa.p.Park(w)
+			}
+			left := pending[:0]
+			for _, pa := range pending {
+				if !pa.p.Committed(pa.lastOffset) {
+					left = append(left, pa)
+				} else {
+					pa.p.Unpark(w)
+				}
+			}
+			pending = left
+			if len(pending) == 0 {
+				return
+			}
+			select {
+			case <-w.C:
+			case <-timer.C:
+				for _, pa := range pending {
+					pa.p.Unpark(w)
+					pa.resp.ErrorCode = kerr.RequestTimedOut.Code
+				}
+				return
+			case <-b.closing:
+				for _, pa := range pending {
+					pa.resp.ErrorCode = kerr.NotLeaderForPartition.Code
+				}
+				return
+			}
+		}
+	}()
+	return &wire.Response{Msg: resp, Ready: ready}
+}

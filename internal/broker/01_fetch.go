@@ -1,0 +1,379 @@
+package broker
+
+// Fetch (API key 1), versions 4-16.
+//
+// A long poll: the answer goes out as soon as MinBytes of records are
+// available or MaxWaitMillis has passed; meanwhile the request is parked on
+// the partitions it reads (woken when their high watermark moves), and the
+// connection keeps serving later requests. Limits follow KIP-74: MaxBytes for
+// the response and PartitionMaxBytes per partition, but the first batch of
+// the first partition with data is always returned whole, however large.
+// Consumers never see records at or above the high watermark
+// (read_uncommitted) or the last stable offset (read_committed).
+//
+// Sessions (KIP-227, v7+) are in fetch_session.go. v12+ consumers get
+// KIP-320 checks: a stale CurrentLeaderEpoch is FENCED_LEADER_EPOCH, a newer
+// one UNKNOWN_LEADER_EPOCH, and a LastFetchedEpoch whose end offset is below
+// the fetch offset is answered with DivergingEpoch. v13+ names topics by id.
+//
+// Not implemented yet: follower fetches (replica id >= 0, the replication
+// issue), rack-aware preferred read replicas (KIP-392), zero-copy sendfile of
+// record data (records are read with pread into the response).
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/wire"
+)
+
+func init() { register(1, 4, 16, (*Broker).handleFetch) }
+
+// maxFetchPartitionBytes bounds one partition's records in a response: a
+// single batch can be at most max.message.bytes, which is far below this.
+const maxFetchPartitionBytes = 256 << 20
+
+// fetchPlan is the set of partitions one fetch request reads, in order.
+type fetchPlan struct {
+	req         *kmsg.FetchRequest
+	session     *fetchSession // nil: sessionless
+	incremental bool
+	keys        []fetchKey
+	parts       []*sessionPartition
+	// included lists, in response order, the indexes into keys/parts of the
+	// partitions the last build put in the response.
+	included []int
+}
+
+func (b *Broker) handleFetch(ctx context.Context, r *wire.Request) (*wire.Response, error) {
+	req := r.Body.(*kmsg.FetchRequest)
+	plan, err := b.planFetch(req)
+	if err != nil {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		setError(&resp.ErrorCode, nil, err)
+		return &wire.Response{Msg: resp}, nil
+	}
+	resp, n, hasError := b.buildFetch(plan)
+	if n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || hasError || len(plan.keys) == 0 {
+		b.finishFetch(plan, resp)
+		return &wire.Response{Msg: resp}, nil
+	}
+	return b.parkFetch(plan, time.Duration(req.MaxWaitMillis)*time.Millisecond), nil
+}
+
+// finishFetch completes a response that is about to be sent: the session
+// remembers what the client was told, so that the next incremental answer
+// includes only partitions with news.
+func (b *Broker) finishFetch(plan *fetchPlan, resp *kmsg.FetchResponse) {
+	s := plan.session
+	if s == nil {
+		return
+	}
+	resp.SessionID = s.id
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range resp.Topics {
+		for _, rp := range t.Partitions {
+			sp := plan.parts[plan.included[n]]
+			n++
+			sp.sentHighWatermark, sp.sentLogStartOffset, sp.sentLSO = rp.HighWatermark, rp.LogStartOffset, rp.LastStableOffset
+		}
+	}
+}
+
+// parkFetch waits until enough bytes are available, the wait expires or the
+// broker closes, then builds the final response. The goroutine is owned by
+// the response and ends when Ready is closed.
+func (b *Broker) parkFetch(plan *fetchPlan, wait time.Duration) *wire.Response {
+	out := &wire.Response{}
+	ready := make(chan struct{})
+	out.Ready = ready
+	view := b.view()
+	var parked []*partition.Partition
+	for _, k := range plan.keys {
+		if p := view.localPartition(k); p != nil {
+			parked = append(parked, p)
+		}
+	}
+	w := partition.NewWakeup()
+	go func() {
+		defer close(ready)
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		defer func() {
+			for _, p := range parked {
+				p.Unpark(w)
+			}
+		}()
+		for {
+			for _, p := range parked {
+				p.Park(w)
+			}
+			select {
+			case <-w.C:
+				if b.fetchAvailable(plan) < int(plan.req.MinBytes) {
+					continue
+				}
+			case <-timer.C:
+			case <-b.closing:
+			}
+			resp, _, _ := b.buildFetch(plan)
+			b.finishFetch(plan, resp)
+			out.Msg = resp
+			return
+		}
+	}()
+	return out
+}
+
+// fetchAvailable estimates the record bytes a build would return now: the
+// bytes between each partition's fetch offset and its visible end.
+func (b *Broker) fetchAvailable(plan *fetchPlan) int {
+	view := b.view()
+	total := 0
+	readCommitted := plan.req.IsolationLevel == 1
+	for i, k := range plan.keys {
+		p := view.localPartition(k)
+		if p == nil {
+			return 1 << 30 // an error to report: answer now
+		}
+		r, err := p.Read(plan.parts[i].fetchOffset, plan.parts[i].partitionMaxBytes, readCommitted)
+		if err != nil {
+			return 1 << 30
+		}
+		total += r.Len()
+		r.Release()
+		if total >= int(plan.req.MinBytes) {
+			break
+		}
+	}
+	return total
+}
+
+// buildFetch reads every planned partition into a response. It returns the
+// record bytes included and whether any partition has an error.
+func (b *Broker) buildFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
+	if plan.session != nil {
+		plan.session.mu.Lock()
+		defer plan.session.mu.Unlock()
+	}
+	req := plan.req
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	view := b.view()
+	readCommitted := req.IsolationLevel == 1
+	maxBytes := int(req.MaxBytes)
+	if maxBytes <= 0 || req.Version < 3 {
+		maxBytes = 1 << 30
+	}
+	total, hasError := 0, false
+	plan.included = plan.included[:0]
+	var cur *kmsg.FetchResponseTopic
+	for i, k := range plan.keys {
+		sp := plan.parts[i]
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.Partition = k.partition
+		// An empty record set is 0 bytes, never null: librdkafka rejects a
+		// -1 MessageSetSize.
+		rp.RecordBatches = []byte{}
+		p, err := b.fetchTarget(view, k, sp)
+		if err == nil {
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
+			if diverged, ok := divergingEpoch(p, sp); ok {
+				rp.DivergingEpoch = diverged
+			} else {
+				err = b.readInto(&rp, p, sp, maxBytes-total, total == 0, readCommitted)
+				total += len(rp.RecordBatches)
+			}
+		}
+		if err != nil {
+			hasError = true
+			setError(&rp.ErrorCode, nil, err)
+		}
+		if plan.incremental && err == nil && len(rp.RecordBatches) == 0 && rp.DivergingEpoch.Epoch < 0 &&
+			rp.HighWatermark == sp.sentHighWatermark && rp.LogStartOffset == sp.sentLogStartOffset && rp.LastStableOffset == sp.sentLSO {
+			continue // nothing new for this partition
+		}
+		if cur == nil || cur.Topic != k.topic || cur.TopicID != k.topicID {
+			resp.Topics = append(resp.Topics, kmsg.NewFetchResponseTopic())
+			cur = &resp.Topics[len(resp.Topics)-1]
+			cur.Topic, cur.TopicID = k.topic, k.topicID
+		}
+		cur.Partitions = append(cur.Partitions, rp)
+		plan.included = append(plan.included, i)
+	}
+	return resp, total, hasError
+}
+
+// fetchTarget finds the local leader replica for a fetch and checks the
+// client's leader epoch (KIP-320).
+func (b *Broker) fetchTarget(view *clusterView, k fetchKey, sp *sessionPartition) (*partition.Partition, error) {
+	t := view.topicFor(k)
+	if t == nil {
+		if k.topic == "" {
+			return nil, kerr.UnknownTopicID
+		}
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	if k.partition < 0 || int(k.partition) >= len(t.partitions) {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	pv := &t.partitions[k.partition]
+	if pv.leader != b.nodeID || pv.local == nil {
+		return nil, kerr.NotLeaderForPartition
+	}
+	if sp.currentEpoch >= 0 {
+		if sp.currentEpoch < pv.leaderEpoch {
+			return nil, kerr.FencedLeaderEpoch
+		}
+		if sp.currentEpoch > pv.leaderEpoch {
+			return nil, kerr.UnknownLeaderEpoch
+		}
+	}
+	return pv.local, nil
+}
+
+// divergingEpoch checks a consumer's LastFetchedEpoch (v12+): if the log has
+// no such epoch ending at or after the fetch offset, the client must truncate.
+func divergingEpoch(p *partition.Partition, sp *sessionPartition) (kmsg.FetchResponseTopicPartitionDivergingEpoch, bool) {
+	d := kmsg.NewFetchResponseTopicPartitionDivergingEpoch()
+	if sp.lastFetchedEpoch < 0 {
+		return d, false
+	}
+	epoch, end := p.Log().EndOffsetForEpoch(sp.lastFetchedEpoch)
+	if epoch == sp.lastFetchedEpoch && end >= sp.fetchOffset {
+		return d, false
+	}
+	if epoch < 0 {
+		return d, false // no epoch information (e.g. an empty log)
+	}
+	d.Epoch, d.EndOffset = epoch, end
+	return d, true
+}
+
+// readInto reads a partition's records into rp. budget is what is left of the
+// response's MaxBytes; first says nothing was included yet, so one whole batch
+// is returned even beyond the limits (KIP-74).
+func (b *Broker) readInto(rp *kmsg.FetchResponseTopicPartition, p *partition.Partition, sp *sessionPartition, budget int, first bool, readCommitted bool) error {
+	if budget <= 0 && !first {
+		return nil
+	}
+	limit := int(sp.partitionMaxBytes)
+	if limit > budget && budget > 0 {
+		limit = budget
+	}
+	if limit <= 0 {
+		limit = 1
+	}
+	res, err := p.Read(sp.fetchOffset, int32(limit), readCommitted)
+	if err != nil {
+		return err
+	}
+	defer res.Release()
+	if res.Len() == 0 || (!first && res.Len() > limit) {
+		return nil
+	}
+	if res.Len() > maxFetchPartitionBytes {
+		return kerr.KafkaStorageError
+	}
+	rp.RecordBatches, err = res.AppendTo(make([]byte, 0, res.Len()))
+	if err != nil {
+		rp.RecordBatches = nil
+		b.lg.Error("fetch: read failed", "partition", p.String(), "offset", sp.fetchOffset, "err", err)
+		return kerr.KafkaStorageError
+	}
+	return nil
+}
+
+// planFetch resolves the request's session and the list of partitions to
+// read.
+func (b *Broker) planFetch(req *kmsg.FetchRequest) (*fetchPlan, error) {
+	plan := &fetchPlan{req: req}
+	full := req.SessionEpoch <= 0
+	if req.Version >= 7 {
+		switch {
+		case req.SessionID != 0 && full:
+			b.fetchSessions.remove(req.SessionID)
+		case req.SessionID != 0:
+			s, err := b.fetchSessions.get(req.SessionID, req.SessionEpoch)
+			if err != nil {
+				return nil, err
+			}
+			s.mu.Lock()
+			if s.epoch != req.SessionEpoch {
+				s.mu.Unlock()
+				return nil, kerr.InvalidFetchSessionEpoch
+			}
+			s.epoch++
+			s.mu.Unlock()
+			plan.session, plan.incremental = s, true
+		}
+		if req.SessionEpoch == 0 {
+			plan.session = b.fetchSessions.create()
+		}
+	}
+	view := b.view()
+	entries := make(map[fetchKey]*sessionPartition)
+	var order []fetchKey
+	for _, t := range req.Topics {
+		name := t.Topic
+		if req.Version >= 13 {
+			name = view.topicName(t.TopicID)
+		}
+		for _, p := range t.Partitions {
+			k := fetchKey{topic: name, topicID: t.TopicID, partition: p.Partition}
+			if req.Version < 13 {
+				k.topicID = [16]byte{}
+			}
+			sp := &sessionPartition{fetchOffset: p.FetchOffset, partitionMaxBytes: p.PartitionMaxBytes,
+				currentEpoch: p.CurrentLeaderEpoch, lastFetchedEpoch: p.LastFetchedEpoch,
+				sentHighWatermark: -1, sentLogStartOffset: -1, sentLSO: -1}
+			if req.Version < 9 {
+				sp.currentEpoch = -1
+			}
+			if req.Version < 12 {
+				sp.lastFetchedEpoch = -1
+			}
+			if _, dup := entries[k]; !dup {
+				order = append(order, k)
+			}
+			entries[k] = sp
+		}
+	}
+	if plan.session == nil {
+		plan.keys = order
+		for _, k := range order {
+			plan.parts = append(plan.parts, entries[k])
+		}
+		return plan, nil
+	}
+	s := plan.session
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ft := range req.ForgottenTopics {
+		name := ft.Topic
+		if req.Version >= 13 {
+			name = view.topicName(ft.TopicID)
+		}
+		for _, p := range ft.Partitions {
+			k := fetchKey{topic: name, partition: p}
+			if req.Version >= 13 {
+				k.topicID = ft.TopicID
+			}
+			s.forget(k)
+		}
+	}
+	for _, k := range order {
+		s.upsert(k, *entries[k])
+	}
+	s.lastUsed = time.Now()
+	plan.keys = append([]fetchKey(nil), s.order...)
+	for _, k := range plan.keys {
+		plan.parts = append(plan.parts, s.parts[k])
+	}
+	return plan, nil
+}

@@ -1,0 +1,91 @@
+package partition
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-streaming/samsa/internal/compress"
+	samsalog "github.com/samsa-streaming/samsa/internal/log"
+)
+
+// ProduceResult says where a produced batch went.
+type ProduceResult struct {
+	BaseOffset     int64
+	LastOffset     int64
+	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
+	LogStartOffset int64
+	// Duplicate is set when an idempotent producer re-sent a batch that was
+	// already appended; the offsets are those of the original append.
+	Duplicate bool
+}
+
+// AppendProduce validates and appends one producer batch (the records field
+// of a produce request for this partition) as the leader. Errors are Kafka
+// errors (*kerr.Error) to put in the produce response: CORRUPT_MESSAGE,
+// MESSAGE_TOO_LARGE, INVALID_RECORD, INVALID_PRODUCER_EPOCH,
+// OUT_OF_ORDER_SEQUENCE_NUMBER, KAFKA_STORAGE_ERROR.
+//
+// The batch may be modified in place (offsets and leader epoch stamped).
+func (p *Partition) AppendProduce(batch []byte) (ProduceResult, error) {
+	s := p.settings.Load()
+	if h, err := samsalog.ParseBatchHeader(batch); err == nil && h.Size() < int64(len(batch)) {
+		// Produce v3+ carries exactly one batch per partition.
+		return ProduceResult{}, kerr.InvalidRecord
+	}
+	h, err := samsalog.ValidateBatch(batch)
+	if err != nil {
+		return ProduceResult{}, kafkaError(err)
+	}
+	if s.MaxMessageBytes > 0 && len(batch) > int(s.MaxMessageBytes) {
+		return ProduceResult{}, kerr.MessageTooLarge
+	}
+	if h.IsControl() || h.IsTransactional() {
+		// Control records come only from the transaction coordinator, and
+		// transactions are not served yet (no AddPartitionsToTxn).
+		return ProduceResult{}, kerr.InvalidRecord
+	}
+	if !s.KeepProducer && compress.Codec(h.Compression()) != s.Compression {
+		batch, err = compress.Recompress(batch, s.Compression, int(s.MaxMessageBytes)*64+(1<<20))
+		if err != nil {
+			return ProduceResult{}, kerr.CorruptMessage
+		}
+	}
+
+	p.appendMu.Lock()
+	idempotent := h.ProducerID >= 0
+	count := h.LastOffsetDelta + 1
+	if idempotent {
+		check, err := p.producers.Check(h.ProducerID, h.ProducerEpoch, h.BaseSequence, count)
+		if err != nil {
+			p.appendMu.Unlock()
+			return ProduceResult{}, err
+		}
+		if check.Duplicate {
+			p.appendMu.Unlock()
+			return ProduceResult{BaseOffset: check.FirstOffset, LastOffset: check.LastOffset,
+				LogAppendTime: -1, LogStartOffset: p.log.LogStartOffset(), Duplicate: true}, nil
+		}
+	}
+	res, err := p.log.Append(batch, p.leaderEpoch.Load())
+	if err != nil {
+		p.appendMu.Unlock()
+		return ProduceResult{}, kafkaError(err)
+	}
+	if idempotent {
+		p.producers.Update(h.ProducerID, h.ProducerEpoch, h.BaseSequence, count,
+			res.BaseOffset, res.LastOffset, res.MaxTimestamp)
+	}
+	p.appendMu.Unlock()
+
+	// One replica: the in-sync set is {leader}, so the batch is committed.
+	p.advanceHighWatermark(res.LastOffset + 1)
+	return ProduceResult{
+		BaseOffset:     res.BaseOffset,
+		LastOffset:     res.LastOffset,
+		LogAppendTime:  res.LogAppendTime,
+		LogStartOffset: p.log.LogStartOffset(),
+	}, nil
+}
+
+// Committed reports whether offset is below the high watermark (an acks=all
+// produce of a batch ending at offset may be answered).
+func (p *Partition) Committed(offset int64) bool { return offset < p.highWatermark.Load() }

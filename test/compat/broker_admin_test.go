@@ -1,0 +1,86 @@
+package compat
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// topicPartitions is the partition count of every topic the suite creates.
+const topicPartitions = 3
+
+// seeds splits a broker address list ("host:port[,host:port...]").
+func seeds(addr string) []string { return strings.Split(addr, ",") }
+
+// newAdmin returns a franz-go client (and its admin wrapper) for the
+// suite's own bookkeeping: creating topics and reading stored batches.
+func newAdmin(t *testing.T, addr string) (*kgo.Client, *kadm.Client) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds(addr)...), kgo.ClientID("compat-admin"))
+	if err != nil {
+		t.Fatalf("admin client: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return cl, kadm.NewClient(cl)
+}
+
+var topicSeq atomic.Int64
+
+// uniqueTopic names a fresh topic for one test. The time prefix keeps names
+// unique across runs against a long-lived broker (SAMSA_TEST_BROKERS).
+func uniqueTopic(parts ...string) string {
+	name := fmt.Sprintf("compat-%s-%d-%d", strings.Join(parts, "-"), time.Now().UnixMilli()%1_000_000_000, topicSeq.Add(1))
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+// createTopic creates topic with topicPartitions partitions and waits, up to
+// ctx's deadline, until metadata shows a leader for every partition.
+func createTopic(ctx context.Context, t *testing.T, adm *kadm.Client, topic string) kadm.TopicDetail {
+	t.Helper()
+	resp, err := adm.CreateTopic(ctx, topicPartitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		details, err := adm.ListTopics(ctx, topic)
+		if err == nil {
+			if d, ok := details[topic]; ok && d.Err == nil && topicReady(d) {
+				return d
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("topic %s has no leader for every partition before the deadline (last error %v)", topic, err)
+		case <-tick.C:
+		}
+	}
+}
+
+func topicReady(d kadm.TopicDetail) bool {
+	if len(d.Partitions) != topicPartitions {
+		return false
+	}
+	for _, p := range d.Partitions {
+		if p.Err != nil || p.Leader < 0 {
+			return false
+		}
+	}
+	return true
+}
