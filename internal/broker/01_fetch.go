@@ -57,12 +57,16 @@ func (b *Broker) handleFetch(ctx context.Context, r *wire.Request) (*wire.Respon
 		setError(&resp.ErrorCode, nil, err)
 		return &wire.Response{Msg: resp}, nil
 	}
-	resp, n, hasError := b.buildFetch(plan)
+	reads := newFetchReads()
+	resp, n, hasError := b.buildFetch(plan, reads)
 	if n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || hasError || len(plan.keys) == 0 {
 		b.finishFetch(plan, resp)
-		return &wire.Response{Msg: resp}, nil
+		out := &wire.Response{}
+		reads.fill(out, resp)
+		return out, nil
 	}
-	return b.parkFetch(plan, time.Duration(req.MaxWaitMillis)*time.Millisecond), nil
+	reads.discard()
+	return b.parkFetch(plan, reads, time.Duration(req.MaxWaitMillis)*time.Millisecond), nil
 }
 
 // finishFetch completes a response that is about to be sent: the session
@@ -89,10 +93,9 @@ func (b *Broker) finishFetch(plan *fetchPlan, resp *kmsg.FetchResponse) {
 // parkFetch waits until enough bytes are available, the wait expires or the
 // broker closes, then builds the final response. The goroutine is owned by
 // the response and ends when Ready is closed.
-func (b *Broker) parkFetch(plan *fetchPlan, wait time.Duration) *wire.Response {
-	out := &wire.Response{}
+func (b *Broker) parkFetch(plan *fetchPlan, reads *fetchReads, wait time.Duration) *wire.Response {
 	ready := make(chan struct{})
-	out.Ready = ready
+	out := &wire.Response{Ready: ready, Done: reads.releaseAll}
 	view := b.view()
 	var parked []*partition.Partition
 	for _, k := range plan.keys {
@@ -122,9 +125,9 @@ func (b *Broker) parkFetch(plan *fetchPlan, wait time.Duration) *wire.Response {
 			case <-timer.C:
 			case <-b.closing:
 			}
-			resp, _, _ := b.buildFetch(plan)
+			resp, _, _ := b.buildFetch(plan, reads)
 			b.finishFetch(plan, resp)
-			out.Msg = resp
+			reads.fill(out, resp)
 			return
 		}
 	}()
@@ -157,7 +160,7 @@ func (b *Broker) fetchAvailable(plan *fetchPlan) int {
 
 // buildFetch reads every planned partition into a response. It returns the
 // record bytes included and whether any partition has an error.
-func (b *Broker) buildFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
+func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResponse, int, bool) {
 	if plan.session != nil {
 		plan.session.mu.Lock()
 		defer plan.session.mu.Unlock()
@@ -186,8 +189,9 @@ func (b *Broker) buildFetch(plan *fetchPlan) (*kmsg.FetchResponse, int, bool) {
 			if diverged, ok := divergingEpoch(p, sp); ok {
 				rp.DivergingEpoch = diverged
 			} else {
-				err = b.readInto(&rp, p, sp, maxBytes-total, total == 0, readCommitted)
-				total += len(rp.RecordBatches)
+				var n int
+				n, err = b.readInto(&rp, reads, p, sp, maxBytes-total, total == 0, readCommitted)
+				total += n
 			}
 		}
 		if err != nil {
@@ -255,12 +259,14 @@ func divergingEpoch(p *partition.Partition, sp *sessionPartition) (kmsg.FetchRes
 	return d, true
 }
 
-// readInto reads a partition's records into rp. budget is what is left of the
-// response's MaxBytes; first says nothing was included yet, so one whole batch
-// is returned even beyond the limits (KIP-74).
-func (b *Broker) readInto(rp *kmsg.FetchResponseTopicPartition, p *partition.Partition, sp *sessionPartition, budget int, first bool, readCommitted bool) error {
+// readInto reads a partition's records into rp, returning how many bytes it
+// included. budget is what is left of the response's MaxBytes; first says
+// nothing was included yet, so one whole batch is returned even beyond the
+// limits (KIP-74). Large reads stay in the segment file and are sent with
+// sendfile (see fetch_zerocopy.go).
+func (b *Broker) readInto(rp *kmsg.FetchResponseTopicPartition, reads *fetchReads, p *partition.Partition, sp *sessionPartition, budget int, first bool, readCommitted bool) (int, error) {
 	if budget <= 0 && !first {
-		return nil
+		return 0, nil
 	}
 	limit := int(sp.partitionMaxBytes)
 	if limit > budget && budget > 0 {
@@ -271,22 +277,32 @@ func (b *Broker) readInto(rp *kmsg.FetchResponseTopicPartition, p *partition.Par
 	}
 	res, err := p.Read(sp.fetchOffset, int32(limit), readCommitted)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	n := res.Len()
+	if n == 0 || (!first && n > limit) {
+		res.Release()
+		return 0, nil
+	}
+	if n > maxFetchPartitionBytes {
+		res.Release()
+		return 0, kerr.KafkaStorageError
+	}
+	if n >= zeroCopyMinBytes {
+		if m := reads.add(res); m != nil {
+			rp.RecordBatches = m
+			return n, nil
+		}
+		return 0, nil // the response was dropped meanwhile
 	}
 	defer res.Release()
-	if res.Len() == 0 || (!first && res.Len() > limit) {
-		return nil
-	}
-	if res.Len() > maxFetchPartitionBytes {
-		return kerr.KafkaStorageError
-	}
-	rp.RecordBatches, err = res.AppendTo(make([]byte, 0, res.Len()))
+	rp.RecordBatches, err = res.AppendTo(make([]byte, 0, n))
 	if err != nil {
-		rp.RecordBatches = nil
+		rp.RecordBatches = []byte{}
 		b.lg.Error("fetch: read failed", "partition", p.String(), "offset", sp.fetchOffset, "err", err)
-		return kerr.KafkaStorageError
+		return 0, kerr.KafkaStorageError
 	}
-	return nil
+	return n, nil
 }
 
 // planFetch resolves the request's session and the list of partitions to

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/samsa-streaming/samsa/internal/cli/bench"
 	"github.com/samsa-streaming/samsa/internal/cli/cluster"
 	"github.com/samsa-streaming/samsa/internal/cli/consume"
 	"github.com/samsa-streaming/samsa/internal/cli/produce"
@@ -50,7 +51,7 @@ Examples:
 		cluster.NewCommand(),
 	)
 
-	root.AddCommand(server.NewCommand())
+	root.AddCommand(server.NewCommand(), bench.NewCommand())
 
 	return root
 }
