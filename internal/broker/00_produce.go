@@ -21,6 +21,7 @@ package broker
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -38,6 +39,7 @@ type pendingAck struct {
 	p          *partition.Partition
 	resp       *kmsg.ProduceResponseTopicPartition
 	lastOffset int64
+	durable    bool // fsync-on-ack: also wait until the batch is on disk
 }
 
 func (b *Broker) handleProduce(ctx context.Context, r *wire.Request) (*wire.Response, error) {
@@ -62,8 +64,8 @@ func (b *Broker) handleProduce(ctx context.Context, r *wire.Request) (*wire.Resp
 				res, err = p.AppendProduce(rp.Records)
 				if err == nil {
 					sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.BaseOffset, res.LogAppendTime, res.LogStartOffset
-					if req.Acks == -1 && !p.Committed(res.LastOffset) {
-						pending = append(pending, pendingAck{p: p, resp: sp, lastOffset: res.LastOffset})
+					if req.Acks == -1 && (!p.Committed(res.LastOffset) || p.NeedsDurableAck()) {
+						pending = append(pending, pendingAck{p: p, resp: sp, lastOffset: res.LastOffset, durable: p.NeedsDurableAck()})
 					}
 				}
 				b.metrics.produced(len(rp.Records), err)
@@ -116,6 +118,7 @@ func (b *Broker) parkProduce(resp *kmsg.ProduceResponse, pending []pendingAck, t
 		defer close(ready)
 		timer := time.NewTimer(timeout)
 		defer timer.Stop()
+		waitDurable(pending)
 		for {
 			for _, pa := range pending {
 				pa.p.Park(w)
@@ -149,4 +152,25 @@ func (b *Broker) parkProduce(resp *kmsg.ProduceResponse, pending []pendingAck, t
 		}
 	}()
 	return &wire.Response{Msg: resp, Ready: ready}
+}
+
+// waitDurable waits, in parallel, until every batch that needs an fsync
+// before its acknowledgement is durable; a failed fsync sets
+// KAFKA_STORAGE_ERROR on that partition's answer.
+func waitDurable(pending []pendingAck) {
+	var wg sync.WaitGroup
+	for i := range pending {
+		pa := &pending[i]
+		if !pa.durable {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := pa.p.WaitDurable(pa.lastOffset + 1); err != nil {
+				setError(&pa.resp.ErrorCode, &pa.resp.ErrorMessage, err)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -30,6 +30,9 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 			continue
 		}
 		f.named[p.name] = fs.String(p.flag, p.def, p.doc+" ("+p.name+", env "+EnvName(p.name)+")")
+		if p.def == "true" || p.def == "false" {
+			fs.Lookup(p.flag).NoOptDefVal = "true" // --fsync-on-ack alone means true
+		}
 	}
 	return f
 }

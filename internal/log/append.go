@@ -31,6 +31,23 @@ type AppendResult struct {
 // durable, concurrent appenders sharing fsyncs. Append does not allocate
 // unless it rolls a segment or records a new epoch.
 func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
+	return l.append(batch, leaderEpoch, true)
+}
+
+// AppendNoWait is Append without waiting for durability, even with
+// FsyncOnAck (flush.messages/flush.ms still trigger fsyncs). A caller that
+// must not acknowledge before the bytes are durable calls
+// WaitDurable(res.LastOffset+1) later, without holding its own locks, so
+// that pipelined appends share fsyncs.
+func (l *Log) AppendNoWait(batch []byte, leaderEpoch int32) (AppendResult, error) {
+	return l.append(batch, leaderEpoch, false)
+}
+
+// WaitDurable returns once every offset below end is durable, running an
+// fsync (shared with concurrent waiters) if needed.
+func (l *Log) WaitDurable(end int64) error { return l.syncTo(end, false) }
+
+func (l *Log) append(batch []byte, leaderEpoch int32, waitAck bool) (AppendResult, error) {
 	h, err := ValidateBatch(batch)
 	if err != nil {
 		return AppendResult{}, err
@@ -66,7 +83,7 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 		return AppendResult{}, err
 	}
 	res.BaseOffset, res.LastOffset = base, h.LastOffset()
-	needSync := cfg.FsyncOnAck || l.flushDueLocked(cfg, now)
+	needSync := (waitAck && cfg.FsyncOnAck) || l.flushDueLocked(cfg, now)
 	l.appendMu.Unlock()
 
 	if needSync {

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -78,8 +79,15 @@ func (l *Log) syncTo(target int64, full bool) error {
 		g.mu.Lock()
 		g.syncing = false
 		g.cond.Broadcast()
+		if err != nil && !full && g.durable >= target {
+			g.mu.Unlock()
+			return nil // Close made it durable meanwhile
+		}
 		if err != nil {
 			g.mu.Unlock()
+			if errors.Is(err, ErrClosed) {
+				return err
+			}
 			l.appendMu.Lock()
 			err = l.failLocked(err)
 			l.appendMu.Unlock()

@@ -1,0 +1,197 @@
+package group
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// envTestBrokers, when set, points the suite at a running cluster (samsa or
+// Kafka) instead of an in-process kfake broker, as in internal/cli.
+const envTestBrokers = "SAMSA_TEST_BROKERS"
+
+// testBrokers returns the seed brokers for a test: $SAMSA_TEST_BROKERS, or a
+// fresh three-broker kfake cluster on 127.0.0.1, closed when the test ends.
+func testBrokers(t *testing.T) string {
+	t.Helper()
+	if addr := os.Getenv(envTestBrokers); addr != "" {
+		return addr
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(3))
+	if err != nil {
+		t.Fatalf("start kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return strings.Join(c.ListenAddrs(), ",")
+}
+
+var nonNameChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
+
+// uniqueName returns a topic or group name unique to this test run, so the
+// suite can share one real cluster.
+func uniqueName(t *testing.T, suffix string) string {
+	var b [4]byte
+	rand.Read(b[:])
+	name := nonNameChars.ReplaceAllString(t.Name(), "-") + "-" + suffix + "-" + hex.EncodeToString(b[:])
+	return strings.ToLower(name)
+}
+
+// result is what one in-process command run produced.
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+// run runs `group args... --brokers brokers` in-process with a deadline, so
+// a hung command fails the test.
+func run(t *testing.T, brokers string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	cmd := NewCommand()
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	if brokers != "" {
+		args = append(args, "--brokers", brokers)
+	}
+	cmd.SetArgs(args)
+	cmd.SetIn(strings.NewReader(""))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	err := cmd.ExecuteContext(ctx)
+	return result{stdout: out.String(), stderr: errOut.String(), err: err}
+}
+
+// mustRun runs a command that must succeed and returns its stdout.
+func mustRun(t *testing.T, brokers string, args ...string) string {
+	t.Helper()
+	r := run(t, brokers, args...)
+	if r.err != nil {
+		t.Fatalf("group %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.err, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// mustFail runs a command that must fail.
+func mustFail(t *testing.T, brokers string, args ...string) result {
+	t.Helper()
+	r := run(t, brokers, args...)
+	if r.err == nil {
+		t.Fatalf("group %s: succeeded, want an error\nstdout:\n%s", strings.Join(args, " "), r.stdout)
+	}
+	return r
+}
+
+var columnGap = regexp.MustCompile(`\S+( \S+)*`)
+
+// tableRows parses an aligned table (header first, columns at least two
+// spaces apart, a header may hold one space as in "COORDINATOR (ID)") into
+// maps by column name, cutting each line at the header's column starts.
+// It stops at the first blank line.
+func tableRows(t *testing.T, s string) []map[string]string {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		t.Fatalf("no table in output %q", s)
+	}
+	locs := columnGap.FindAllStringIndex(lines[0], -1)
+	header := make([]string, len(locs))
+	for i, l := range locs {
+		header[i] = lines[0][l[0]:l[1]]
+	}
+	var rows []map[string]string
+	for _, l := range lines[1:] {
+		if l == "" {
+			break
+		}
+		row := make(map[string]string, len(header))
+		for i, h := range header {
+			start := locs[i][0]
+			if start >= len(l) {
+				row[h] = ""
+				continue
+			}
+			end := len(l)
+			if i+1 < len(locs) && locs[i+1][0] < len(l) {
+				end = locs[i+1][0]
+			}
+			row[h] = strings.TrimSpace(l[start:end])
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func decodeJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("decode json: %v\n%s", err, s)
+	}
+}
+
+// waitFor polls cond until it holds or 20 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// newAdmin returns an admin client for checks made behind the CLI's back.
+func newAdmin(t *testing.T, brokers string) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
+}
+
+// committed returns the group's committed offsets of topic by partition.
+func committed(t *testing.T, adm *kadm.Client, group, topic string) map[int32]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	resps, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatalf("fetch offsets of %s: %v", group, err)
+	}
+	out := map[int32]int64{}
+	for p, o := range resps[topic] {
+		if o.Err != nil {
+			t.Fatalf("fetch offsets of %s: partition %d: %v", group, p, o.Err)
+		}
+		if o.At >= 0 {
+			out[p] = o.At
+		}
+	}
+	return out
+}
+
+// groupState returns the group's state as DescribeGroups reports it.
+func groupState(t *testing.T, adm *kadm.Client, group string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	ds, err := adm.DescribeGroups(ctx, group)
+	if err != nil {
+		t.Fatalf("describe %s: %v", group, err)
+	}
+	return ds[group].State
+}
