@@ -37,7 +37,7 @@ type Settings struct {
 	MaxMessageBytes int32
 	// Compression is the topic's compression.type; ProducerCodec keeps the
 	// producer's codec.
-	Compression compress.Codec
+	Compression  compress.Codec
 	KeepProducer bool
 }
 

@@ -184,8 +184,8 @@ func committed(t *testing.T, adm *kadm.Client, group, topic string) map[int32]in
 	return out
 }
 
-// groupState returns the group's state as DescribeGroups reports it.
-func groupState(t *testing.T, adm *kadm.Client, group string) string {
+// stateOf returns the group's state as DescribeGroups reports it.
+func stateOf(t *testing.T, adm *kadm.Client, group string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
