@@ -44,6 +44,9 @@ type pendingAck struct {
 
 func (b *Broker) handleProduce(ctx context.Context, r *wire.Request) (*wire.Response, error) {
 	req := r.Body.(*kmsg.ProduceRequest)
+	// The batches are copied into the log by the appends below and nothing
+	// in the response points into the request: its buffer can be reused.
+	defer r.ReleaseFrame()
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	view := b.view()
 	var pending []pendingAck

@@ -191,8 +191,19 @@ func (c *conn) readRequest() (*pending, error) {
 }
 
 func (c *conn) readAndHandle(size int) (*pending, error) {
-	frame, err := c.readFrame(size)
+	pooled := getFrame(size)
+	var frame []byte
+	var err error
+	if pooled != nil {
+		frame = (*pooled)[:size]
+		err = c.readFull(frame)
+	} else {
+		frame, err = c.readFrame(size)
+	}
 	if err != nil {
+		if pooled != nil {
+			putFrame(pooled)
+		}
 		return nil, err
 	}
 	received := time.Now()
@@ -207,7 +218,7 @@ func (c *conn) readAndHandle(size int) (*pending, error) {
 	default:
 		return nil, err
 	}
-	req.Conn, req.Received = c.info, received
+	req.Conn, req.Received, req.frame = c.info, received, pooled
 	resp, err := c.s.handler.Handle(c.ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("wire: handler for key %d v%d: %w", req.Key, req.Version, err)

@@ -71,6 +71,25 @@ type Request struct {
 	// Received is when the whole frame had been read (zero from
 	// ParseRequest).
 	Received time.Time
+
+	// frame is the pooled buffer the request was read into, nil if not
+	// pooled; see ReleaseFrame.
+	frame *[]byte
+}
+
+// ReleaseFrame hands the request's frame buffer back for reuse by later
+// requests. The decoded Body's []byte fields (record batches, group
+// metadata) point into that buffer, so a handler calls it only when neither
+// the request nor anything it keeps or returns refers to those bytes any
+// more — e.g. Produce, once its batches were appended to the log (which
+// copies them). Calling it is optional (an unreleased frame is garbage
+// collected as usual) and more than once is harmless.
+func (r *Request) ReleaseFrame() {
+	if r.frame != nil {
+		putFrame(r.frame)
+		r.frame = nil
+		r.Body = nil
+	}
 }
 
 // requestHeaderVersion returns the request header version Kafka uses for a

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/samsa-streaming/samsa/internal/compress"
 	"github.com/samsa-streaming/samsa/internal/testutil/batchtest"
 )
@@ -177,7 +175,6 @@ func TestListOffsetsEmptyAndClients(t *testing.T) {
 			t.Errorf("franz-go admin, timestamp %d: offset %d, want %d", tc.ts, got[0], want)
 		}
 	}
-	_ = kmsg.ListOffsetsRequest{}
 }
 
 func ptr(s string) *string { return &s }
