@@ -12,6 +12,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/cli/bench"
 	"github.com/samsa-streaming/samsa/internal/cli/cluster"
 	"github.com/samsa-streaming/samsa/internal/cli/consume"
+	"github.com/samsa-streaming/samsa/internal/cli/group"
 	"github.com/samsa-streaming/samsa/internal/cli/produce"
 	"github.com/samsa-streaming/samsa/internal/cli/server"
 	"github.com/samsa-streaming/samsa/internal/cli/topic"
@@ -51,7 +52,7 @@ Examples:
 		cluster.NewCommand(),
 	)
 
-	root.AddCommand(server.NewCommand(), bench.NewCommand())
+	root.AddCommand(server.NewCommand(), bench.NewCommand(), group.NewCommand())
 
 	return root
 }

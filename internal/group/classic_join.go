@@ -255,7 +255,7 @@ func (g *Group) replaceStaticMember(now time.Time, old *member, req *kmsg.JoinGr
 		result := g.joinResult(m, req)
 		result.SkipAssignment = m.id == g.leader
 		gen := g.generation
-		out.Records = append(out.Records, g.metadataRecord(now))
+		out.Records = append(out.Records, g.metadataRecord())
 		out.Then = func(now time.Time, err error) Effects {
 			if err != nil && g.generation == gen {
 				result = newJoinResponse(req)
@@ -384,7 +384,7 @@ func (g *Group) completeJoin(now time.Time) Effects {
 	if len(g.members) == 0 {
 		g.protocol, g.leader = "", ""
 		g.transition(StateEmpty, now)
-		out.add(Effects{Records: []Record{g.metadataRecord(now)}, Then: ignoreStoreError})
+		out.add(Effects{Records: []Record{g.metadataRecord()}, Then: ignoreStoreError})
 		return out
 	}
 	g.protocol = g.selectProtocol()

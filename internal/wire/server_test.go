@@ -202,7 +202,9 @@ func (p *recordingPart) WriteTo(w io.Writer) (int64, error) {
 }
 
 func TestResponseParts(t *testing.T) {
-	filePart := &recordingPart{got: make(chan io.Writer, 1)}
+	// One part per response: the writer may still look at a part after the
+	// client read its bytes, so parts are never shared between responses.
+	got := make(chan io.Writer, 1)
 	h := &testHandler{hook: func(_ context.Context, req *Request) (*Response, error, bool) {
 		if req.Key != 3 {
 			return nil, nil, false
@@ -210,7 +212,7 @@ func TestResponseParts(t *testing.T) {
 		body := echoMetadata(req.Body.(*kmsg.MetadataRequest), req.Conn.LocalAddr)
 		body.SetVersion(req.Version)
 		enc := body.AppendTo(nil)
-		filePart.data = enc[10:]
+		filePart := &recordingPart{got: got, data: enc[10:]}
 		return &Response{Msg: body, Parts: []Part{BytesPart(enc[:3]), BytesPart(nil), BytesPart(enc[3:10]), filePart}}, nil, true
 	}}
 	s := startServer(t, Config{}, h)
@@ -224,7 +226,7 @@ func TestResponseParts(t *testing.T) {
 		if *resp.Topics[0].Topic != "parts" {
 			t.Fatalf("v%d: topic %v", v, resp.Topics)
 		}
-		if w := <-filePart.got; func() bool { _, ok := w.(*net.TCPConn); return !ok }() {
+		if w := <-got; func() bool { _, ok := w.(*net.TCPConn); return !ok }() {
 			t.Fatalf("non-byte part written to %T, want the *net.TCPConn (sendfile path)", w)
 		}
 	}

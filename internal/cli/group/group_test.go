@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -365,6 +366,32 @@ func TestResetOffsetsOfNewGroup(t *testing.T) {
 	}
 	if out := mustRun(t, f.brokers, "describe", group, "--state"); !strings.Contains(out, "Empty") {
 		t.Fatalf("describe --state:\n%s", out)
+	}
+
+	// A missing group among others: the others print, the command fails.
+	missingGroup := uniqueName(t, "missing")
+	r = mustFail(t, f.brokers, "describe", group, missingGroup)
+	if len(tableRows(t, r.stdout)) != 2 || !strings.Contains(r.err.Error(), missingGroup) || strings.Contains(r.err.Error(), group+`"`) {
+		t.Fatalf("describe with a missing group: %v\n%s", r.err, r.stdout)
+	}
+}
+
+// TestEveryCommandHasExamples: every verb has Long help with examples and
+// returns errors instead of exiting.
+func TestEveryCommandHasExamples(t *testing.T) {
+	root := NewCommand()
+	var verbs []string
+	for _, c := range append([]*cobra.Command{root}, root.Commands()...) {
+		if !strings.Contains(c.Long, "Examples:") {
+			t.Errorf("%s: Long help has no examples", c.CommandPath())
+		}
+		if c.Run != nil || c.RunE == nil {
+			t.Errorf("%s: must use RunE", c.CommandPath())
+		}
+		verbs = append(verbs, c.Name())
+	}
+	if got := strings.Join(verbs, " "); got != "group delete describe list reset-offsets" {
+		t.Fatalf("verbs: %s", got)
 	}
 }
 

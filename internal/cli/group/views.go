@@ -87,7 +87,8 @@ func newGroupInfo(d kadm.DescribedGroup) groupInfo {
 type groupLag struct {
 	Group string `json:"group"`
 	State string `json:"state"`
-	// TotalLag sums the lag of the partitions whose lag is known.
+	// TotalLag sums the positive lags (a commit past the log end, after a
+	// truncation, shows a negative lag but does not reduce the total).
 	TotalLag   int64          `json:"total_lag"`
 	Partitions []partitionLag `json:"partitions"`
 }
@@ -142,7 +143,7 @@ func offsetRows(g groupInfo, commits kadm.OffsetResponses, ends kadm.ListedOffse
 	})
 	res.Partitions = append(res.Partitions, unassigned...)
 	for _, p := range res.Partitions {
-		if p.Lag != nil {
+		if p.Lag != nil && *p.Lag > 0 {
 			res.TotalLag += *p.Lag
 		}
 	}
