@@ -66,6 +66,7 @@ type Broker struct {
 	fetchSessions *fetchSessionCache
 	producerIDs   producerIDBlock
 	metrics       *metrics
+	groups        *groupService // the group coordinator (groups.go)
 
 	// allowInternalWrites lets clients produce to internal topics (tests).
 	allowInternalWrites bool
@@ -103,6 +104,7 @@ func New(opts Options) (*Broker, error) {
 		closing:       make(chan struct{}),
 	}
 	b.view_.Store(&clusterView{topics: map[string]*topicView{}, topicsByID: map[[16]byte]*topicView{}})
+	b.groups = newGroupService(b)
 	return b, nil
 }
 
@@ -153,6 +155,7 @@ func (b *Broker) goroutine(f func()) {
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() { close(b.closing) })
 	b.wg.Wait()
+	b.groups.coord.Close()
 	b.localMu.Lock()
 	defer b.localMu.Unlock()
 	var errs []error

@@ -75,6 +75,7 @@ func (b *Broker) reconcile(img metadata.Image) error {
 		b.local[t.ID] = parts
 	}
 	b.publishView(img)
+	b.updateGroupLeadership()
 	return errors.Join(errs...)
 }
 

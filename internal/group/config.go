@@ -61,6 +61,9 @@ type Topics interface {
 	Topic(name string) (id [16]byte, partitions int32, ok bool)
 	// TopicByID returns the name and partition count of a topic id.
 	TopicByID(id [16]byte) (name string, partitions int32, ok bool)
+	// Names lists every topic (for regex subscriptions), internal
+	// topics excluded.
+	Names() []string
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -131,8 +134,9 @@ func (c *Config) partitionExists(topic string, partition int32) bool {
 
 type noTopics struct{}
 
-func (noTopics) Topic(string) ([16]byte, int32, bool)           { return [16]byte{}, 0, false }
-func (noTopics) TopicByID([16]byte) (string, int32, bool)       { return "", 0, false }
+func (noTopics) Topic(string) ([16]byte, int32, bool)     { return [16]byte{}, 0, false }
+func (noTopics) TopicByID([16]byte) (string, int32, bool) { return "", 0, false }
+func (noTopics) Names() []string                          { return nil }
 
 // randomMemberID is Kafka's member id: the client id, a dash and a random
 // UUID.

@@ -289,3 +289,38 @@ func storeErrorCode(err error, commit bool) int16 {
 	}
 	return kerr.UnknownServerError.Code
 }
+
+// Tick runs the group's timers that are due at now.
+func (g *Group) Tick(now time.Time) Effects {
+	if g.consumer != nil {
+		return g.tickConsumer(now)
+	}
+	return g.tickClassic(now)
+}
+
+// Deadline returns when Tick next has work, false when no timer runs.
+func (g *Group) Deadline() (time.Time, bool) {
+	if g.consumer != nil {
+		return g.consumerDeadline()
+	}
+	return g.classicDeadline()
+}
+
+// Describe answers DescribeGroups for this group.
+func (g *Group) Describe() kmsg.DescribeGroupsResponseGroup {
+	dg := kmsg.NewDescribeGroupsResponseGroup()
+	dg.Group = g.id
+	if g.consumer != nil {
+		g.describeConsumerAsClassic(&dg)
+	} else {
+		g.describeClassic(&dg)
+	}
+	return dg
+}
+
+// Listing is one group in a ListGroups answer.
+func (g *Group) Listing() kmsg.ListGroupsResponseGroup {
+	lg := kmsg.NewListGroupsResponseGroup()
+	lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.id, g.ProtocolType(), g.state.String(), g.typ.String()
+	return lg
+}

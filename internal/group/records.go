@@ -23,12 +23,12 @@ type Record struct {
 // offset values v3 (v1 when the commit carries an explicit expiry, OffsetCommit
 // v1-v4), group keys v2, group values v3 (KIP-345 instance ids).
 const (
-	offsetKeyVersion          = 1
-	offsetValueVersion        = 3
-	offsetValueVersionExpiry  = 1
-	groupKeyVersion           = 2
-	groupValueVersion         = 3
-	maxOffsetKeyVersion       = 1
+	offsetKeyVersion           = 1
+	offsetValueVersion         = 3
+	offsetValueVersionExpiry   = 1
+	groupKeyVersion            = 2
+	groupValueVersion          = 3
+	maxOffsetKeyVersion        = 1
 	maxGroupMetadataKeyVersion = 2
 )
 

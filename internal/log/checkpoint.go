@@ -104,7 +104,13 @@ func checkpointLines(b []byte, fieldsPerLine int) ([][]string, error) {
 	return out, nil
 }
 
-// readLogStartCheckpoint returns the persisted log start offset, or -1.
+// errBadCheckpoint marks a checkpoint file whose contents do not parse
+// (as opposed to one that could not be read).
+var errBadCheckpoint = errors.New("bad checkpoint")
+
+// readLogStartCheckpoint returns the persisted log start offset, or -1
+// when there is none. Contents that do not parse give an error wrapping
+// errBadCheckpoint; other errors mean the file could not be read.
 func readLogStartCheckpoint(fsys vfs.FS, dir string) (int64, error) {
 	b, err := readSmallFile(fsys, filepath.Join(dir, logStartCheckpointFile))
 	if err != nil || b == nil {
@@ -112,11 +118,11 @@ func readLogStartCheckpoint(fsys vfs.FS, dir string) (int64, error) {
 	}
 	lines, err := checkpointLines(b, 1)
 	if err != nil || len(lines) != 1 {
-		return -1, fmt.Errorf("log: %s: bad log start checkpoint: %v", dir, err)
+		return -1, fmt.Errorf("log: %s: %w: log start: %v", dir, errBadCheckpoint, err)
 	}
 	v, err := strconv.ParseInt(lines[0][0], 10, 64)
 	if err != nil || v < 0 {
-		return -1, fmt.Errorf("log: %s: bad log start offset %q", dir, lines[0][0])
+		return -1, fmt.Errorf("log: %s: %w: log start offset %q", dir, errBadCheckpoint, lines[0][0])
 	}
 	return v, nil
 }

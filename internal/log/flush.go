@@ -49,17 +49,29 @@ func (l *Log) setRecoveryPoint(rp int64) error {
 // those at or above the recovery point (a roll leaves the segment it
 // closes unsynced) and then advances and persists the recovery point to
 // the active segment's base. It runs in the goroutine a roll starts, in the
-// group-commit syncer and in Close; flushMu serialises them. Segments
-// deleted meanwhile are skipped; truncation, which may delete or unseal
-// segments, sets the recovery point itself afterwards (under flushMu).
+// group-commit syncer and in Close; flushMu serialises them.
+//
+// The recovery point never passes a segment that was not fsynced here: if
+// one cannot be (truncation has unsealed it, or truncation or Close took
+// it out of service while this ran), the recovery point stops at its base
+// and the segment is scanned by the next recovery; truncation then sets
+// the recovery point itself (under flushMu). Retention removes segments
+// under flushMu too, so a segment this run does not see is one whose
+// removal the recovery point's own directory fsync makes durable: it
+// cannot come back unsynced below the recovery point after a crash.
 func (l *Log) flushSealed() error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	segs := l.segs.Load().segs
 	rp := l.recoveryPoint.Load()
+	next := segs[len(segs)-1].base
 	for _, s := range segs[:len(segs)-1] {
-		if s.base < rp || !s.sealed.Load() || !s.acquire() {
+		if s.base < rp {
 			continue
+		}
+		if !s.sealed.Load() || !s.acquire() {
+			next = s.base
+			break
 		}
 		err := s.sync(true)
 		s.release()
@@ -67,8 +79,8 @@ func (l *Log) flushSealed() error {
 			return err
 		}
 	}
-	if active := segs[len(segs)-1]; active.base > rp || !l.recoveryPointSaved {
-		return l.setRecoveryPoint(max(active.base, rp))
+	if next > rp || !l.recoveryPointSaved {
+		return l.setRecoveryPoint(max(next, rp))
 	}
 	return nil
 }

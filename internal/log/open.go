@@ -37,9 +37,12 @@ func Open(fsys vfs.FS, dir string, cfg Config) (*Log, error) {
 		return nil, err
 	}
 	checkpointStart, err := readLogStartCheckpoint(fsys, dir)
-	if err != nil {
+	if errors.Is(err, errBadCheckpoint) {
 		c.Logger.Warn("log: ignoring log start checkpoint", "dir", dir, "err", err)
 		checkpointStart = -1
+	} else if err != nil {
+		// Going on without it would bring back deleted records.
+		return nil, err
 	}
 	rebuildEpochs := false
 	if err := l.epochs.load(fsys, dir); err != nil {
@@ -210,7 +213,9 @@ func (l *Log) recover(rp int64) error {
 		l.cfg.Load().Logger.Warn("log: segment damaged by the crash, dropping the segments after it",
 			"file", s.logPath, "dropped_segments", len(segs)-1-i)
 		for j := len(segs) - 1; j > i; j-- {
-			segs[j].markDeleted()
+			if err := segs[j].markDeleted(); err != nil {
+				return err
+			}
 		}
 		s.sealed.Store(false)
 		s.next.Store(-1)

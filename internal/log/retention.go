@@ -1,6 +1,7 @@
 package log
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -60,7 +61,7 @@ func (l *Log) ApplyRetention() (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	return n, l.deleteOldestLocked(n)
+	return l.deleteOldestLocked(n)
 }
 
 // retentionTimestamp is the time a sealed segment is judged by: its max
@@ -132,31 +133,54 @@ func (l *Log) deleteSegmentsBelowLocked(start int64) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	return n, l.deleteOldestLocked(n)
+	return l.deleteOldestLocked(n)
 }
 
-// deleteOldestLocked removes the n oldest segments (never the active one)
-// and advances the log start offset to the first remaining one. Caller
-// holds trimMu (so nobody else removes segments); a concurrent roll only
-// adds at the end.
-func (l *Log) deleteOldestLocked(n int) error {
+// deleteOldestLocked removes the n oldest segments (never the active one),
+// oldest first, advances the log start offset to the first remaining one
+// and returns how many it removed. Caller holds trimMu (so nobody else
+// removes segments); a concurrent roll only adds at the end.
+//
+// The segments leave the list and are renamed under flushMu, so that a
+// flush of sealed segments (flushSealed) either sees and fsyncs them or
+// runs after the renames, which its directory fsync then makes durable: a
+// removed segment that was never fsynced cannot reappear below the
+// recovery point after a crash. If a segment cannot be renamed, it and the
+// newer ones are put back (the start offset with them) and the error is
+// returned: deleting only the older ones keeps the log contiguous on disk.
+func (l *Log) deleteOldestLocked(n int) (int, error) {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	l.listMu.Lock()
 	cur := l.segs.Load().segs
 	if n >= len(cur) {
 		n = len(cur) - 1
 	}
 	victims := slices.Clone(cur[:n])
-	newStart := cur[n].base
-	if newStart > l.startOffset.Load() {
+	prevStart := l.startOffset.Load()
+	if newStart := cur[n].base; newStart > prevStart {
 		l.startOffset.Store(newStart)
 	}
 	l.replaceSegments(slices.Clone(cur[n:]))
 	l.listMu.Unlock()
-	for _, s := range victims {
-		s.markDeleted()
+	var derr error
+	for k, s := range victims {
+		if derr = s.markDeleted(); derr != nil {
+			l.listMu.Lock()
+			l.replaceSegments(append(slices.Clone(victims[k:]), l.segs.Load().segs...))
+			l.startOffset.Store(max(prevStart, s.base))
+			l.listMu.Unlock()
+			n = k
+			break
+		}
 	}
-	if err := l.fs.SyncDir(l.dir); err != nil {
-		return fmt.Errorf("log: sync dir %s: %w", l.dir, err)
+	if n > 0 {
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return n, errors.Join(derr, fmt.Errorf("log: sync dir %s: %w", l.dir, err))
+		}
 	}
-	return l.epochs.truncateFromStart(l.startOffset.Load())
+	if err := l.epochs.truncateFromStart(l.startOffset.Load()); err != nil {
+		return n, errors.Join(derr, err)
+	}
+	return n, derr
 }

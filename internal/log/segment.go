@@ -82,7 +82,8 @@ type segment struct {
 
 	mu         sync.Mutex // guards the fields below and the index handles/paths
 	readers    int        // outstanding references besides the segment list
-	deleted    bool       // removed from the log; remove files when readers reach 0
+	deleted    bool       // removed from the log; remove doomed when readers reach 0
+	doomed     []string   // the renamed (*.deleted) files of a deleted segment
 	closed     bool       // the log was closed; close files when readers reach 0
 	curLog     string     // where the .log is now (renamed when deleted)
 	log        vfs.File   // nil until opened
@@ -141,7 +142,7 @@ func (s *segment) release() {
 	switch {
 	case s.deleted:
 		s.closeFilesLocked()
-		paths := []string{s.curLog, s.ix.cur, s.tix.cur}
+		paths := s.doomed
 		s.mu.Unlock()
 		s.l.removeFiles(paths)
 		return
@@ -255,29 +256,40 @@ func (s *segment) openIndexes() error {
 
 // markDeleted takes the segment out of service: its files are renamed to
 // *.deleted so a new segment may reuse the base offset, and they are
-// removed once no reader holds the segment. Caller holds no segment lock.
-func (s *segment) markDeleted() {
+// removed once no reader holds the segment. If the .log cannot be renamed
+// nothing changes and the error is returned: the segment would be found
+// again by the next Open, so the caller must keep it (or stop the log). A
+// failed rename of an index file is only logged; Open removes index files
+// without a .log. Caller holds no segment lock.
+func (s *segment) markDeleted() error {
 	s.mu.Lock()
-	s.deleted = true
 	var renamed []string
-	for _, p := range []*string{&s.curLog, &s.ix.cur, &s.tix.cur} {
+	for i, p := range []*string{&s.curLog, &s.ix.cur, &s.tix.cur} {
 		to := *p + deletedSuffix
 		if err := s.l.fs.Rename(*p, to); err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
-				s.l.cfg.Load().Logger.Warn("log: rename deleted segment file", "file", *p, "err", err)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
 			}
+			if i == 0 {
+				s.mu.Unlock()
+				return fmt.Errorf("log: delete segment %d: %w", s.base, err)
+			}
+			s.l.cfg.Load().Logger.Warn("log: rename deleted segment file", "file", *p, "err", err)
 			continue
 		}
 		*p = to
 		renamed = append(renamed, to)
 	}
+	s.deleted = true
+	s.doomed = renamed
 	if s.readers > 0 {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	s.closeFilesLocked()
 	s.mu.Unlock()
 	s.l.removeFiles(renamed)
+	return nil
 }
 
 // markClosed closes the segment's files now or, if readers hold it, when

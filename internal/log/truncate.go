@@ -75,12 +75,20 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 
 	// Delete newer segments, newest first, making each removal durable so
-	// that a crash never leaves a gap.
+	// that a crash never leaves a gap. A segment that cannot be deleted
+	// stays, and so does the cut segment, untouched: the log on disk is
+	// then a prefix of the old one, and the log refuses writes.
 	for j := len(segs) - 1; j > i; j-- {
 		l.listMu.Lock()
 		l.replaceSegments(slices.Clone(segs[:j]))
 		l.listMu.Unlock()
-		segs[j].markDeleted()
+		if err := segs[j].markDeleted(); err != nil {
+			l.listMu.Lock()
+			l.replaceSegments(slices.Clone(segs[:j+1]))
+			l.listMu.Unlock()
+			s.sealed.Store(wasSealed)
+			return l.failLocked(fmt.Errorf("log: truncate %s to %d: %w", l.dir, offset, err))
+		}
 		if err := l.fs.SyncDir(l.dir); err != nil {
 			return l.failLocked(fmt.Errorf("log: sync dir %s: %w", l.dir, err))
 		}
@@ -178,7 +186,14 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	}
 	old := l.segs.Load().segs
 	for j := len(old) - 1; j >= 0; j-- {
-		old[j].markDeleted()
+		if err := old[j].markDeleted(); err != nil {
+			// The older segments stay (a prefix of the log, on disk as
+			// in the list); the log refuses writes.
+			l.listMu.Lock()
+			l.replaceSegments(slices.Clone(old[:j+1]))
+			l.listMu.Unlock()
+			return l.failLocked(fmt.Errorf("log: truncate %s fully to %d: %w", l.dir, offset, err))
+		}
 	}
 	s, err := l.createSegment(offset)
 	if err != nil {
