@@ -117,13 +117,15 @@ func (b *Broker) parkFetch(plan *fetchPlan, reads *fetchReads, wait time.Duratio
 			for _, p := range parked {
 				p.Park(w)
 			}
-			select {
-			case <-w.C:
-				if b.fetchAvailable(plan) < int(plan.req.MinBytes) {
+			// Check after parking: data that arrived between the first
+			// check and the registration rang no bell.
+			if b.fetchAvailable(plan) < int(plan.req.MinBytes) {
+				select {
+				case <-w.C:
 					continue
+				case <-timer.C:
+				case <-b.closing:
 				}
-			case <-timer.C:
-			case <-b.closing:
 			}
 			resp, _, _ := b.buildFetch(plan, reads)
 			b.finishFetch(plan, resp)

@@ -64,6 +64,9 @@ func (b *Broker) findCoordinator(ctx context.Context, keyType int8, key string) 
 	if err != nil {
 		return fail(err)
 	}
+	if len(t.partitions) == 0 {
+		return fail(kerr.CoordinatorNotAvailable)
+	}
 	pv := t.partitions[group.PartitionFor(key, int32(len(t.partitions)))]
 	if pv.leader < 0 {
 		return fail(kerr.CoordinatorNotAvailable)

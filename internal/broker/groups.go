@@ -176,11 +176,15 @@ func (b *Broker) updateGroupLeadership() {
 }
 
 // offsetsTopicConfigs are the configs __consumer_offsets is created with,
-// as Kafka creates it.
+// as Kafka creates it, plus retention.ms=-1: until the log compacts, time
+// retention would delete segments holding the last commit of groups that
+// did not commit for a while (Kafka ignores retention.ms on compacted
+// topics). Offsets expire through offsets.retention.minutes instead.
 var offsetsTopicConfigs = map[string]string{
 	"cleanup.policy":   "compact",
 	"compression.type": "producer",
 	"segment.bytes":    "104857600",
+	"retention.ms":     "-1",
 }
 
 // offsetsTopic returns the view's __consumer_offsets, creating the topic

@@ -70,13 +70,8 @@ func Parse(name string) (Codec, error) {
 	return None, fmt.Errorf("compress: unknown codec %q", name)
 }
 
-var zstdDecoder = sync.OnceValue(func() *zstd.Decoder {
-	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
-	if err != nil {
-		panic(fmt.Sprintf("compress: zstd decoder: %v", err)) // only with invalid options
-	}
-	return d
-})
+// zstdStreams pools streaming zstd decoders (creating one is expensive).
+var zstdStreams sync.Pool
 
 var zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
 	e, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
@@ -107,14 +102,23 @@ func Decompress(c Codec, dst, src []byte, maxSize int) ([]byte, error) {
 	case LZ4:
 		return readBounded(dst, lz4.NewReader(bytes.NewReader(src)), maxSize, "lz4")
 	case Zstd:
-		out, err := zstdDecoder().DecodeAll(src, dst)
-		if err != nil {
+		// Streamed through a pooled decoder so that the limit holds while
+		// decoding: DecodeAll would first inflate a bomb in full.
+		d, _ := zstdStreams.Get().(*zstd.Decoder)
+		if d == nil {
+			var err error
+			d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+			if err != nil {
+				return nil, fmt.Errorf("compress: zstd: %w", err)
+			}
+		}
+		if err := d.Reset(bytes.NewReader(src)); err != nil {
 			return nil, fmt.Errorf("compress: zstd: %w", err)
 		}
-		if len(out)-len(dst) > maxSize {
-			return nil, ErrTooLarge
-		}
-		return out, nil
+		out, err := readBounded(dst, d, maxSize, "zstd")
+		d.Reset(nil)
+		zstdStreams.Put(d)
+		return out, err
 	case Snappy:
 		if bytes.HasPrefix(src, xerialMagic) {
 			return decodeXerial(dst, src, maxSize)
@@ -168,18 +172,33 @@ func decodeXerial(dst, src []byte, maxSize int) ([]byte, error) {
 	return dst, nil
 }
 
+// readBounded appends r's bytes to dst, failing with ErrTooLarge past
+// maxSize. The buffer grows by doubling but never beyond maxSize+1 bytes of
+// output, so a bomb costs at most the limit.
 func readBounded(dst []byte, r io.Reader, maxSize int, name string) ([]byte, error) {
 	start := len(dst)
-	buf := bytes.NewBuffer(dst)
-	n, err := io.Copy(buf, io.LimitReader(r, int64(maxSize)+1))
-	if err != nil {
-		return nil, fmt.Errorf("compress: %s: %w", name, err)
+	limit := start + maxSize + 1
+	for {
+		if len(dst) == cap(dst) {
+			if cap(dst) >= limit {
+				return nil, ErrTooLarge
+			}
+			next := make([]byte, len(dst), min(max(2*cap(dst), 4096), limit))
+			copy(next, dst)
+			dst = next
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if len(dst)-start > maxSize {
+			return nil, ErrTooLarge
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("compress: %s: %w", name, err)
+		}
 	}
-	if n > int64(maxSize) {
-		return nil, ErrTooLarge
-	}
-	out := buf.Bytes()
-	return out[:start+int(n)], nil
 }
 
 func grow(b []byte, n int) []byte {

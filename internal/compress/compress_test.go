@@ -3,6 +3,7 @@ package compress
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -96,6 +97,31 @@ func TestRecompress(t *testing.T) {
 			back, err := Decompress(c, nil, got.Records, 1<<20)
 			if err != nil || !bytes.Equal(back, recs) {
 				t.Fatalf("records changed: %v", err)
+			}
+		})
+	}
+}
+
+// TestBombsStayBounded decompresses 64 MiB of zeros with a 1 MiB limit: the
+// error must come before the memory is spent.
+func TestBombsStayBounded(t *testing.T) {
+	zeros := make([]byte, 64<<20)
+	for _, c := range []Codec{Gzip, LZ4, Zstd, Snappy} {
+		t.Run(c.String(), func(t *testing.T) {
+			bomb, err := Compress(c, nil, zeros)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err = Decompress(c, nil, bomb, 1<<20)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("err = %v, want ErrTooLarge", err)
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > 24<<20 {
+				t.Fatalf("allocated %d MiB to refuse a bomb with a 1 MiB limit", got>>20)
 			}
 		})
 	}

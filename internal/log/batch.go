@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+
+	"github.com/samsa-streaming/samsa/internal/compress"
 )
 
 // Record batch v2 layout (all integers big-endian). The CRC covers the bytes
@@ -224,8 +226,19 @@ func stampLogAppendTime(b []byte, ts int64) {
 // scanRecordTimestamps walks the uncompressed records of a whole batch b and
 // calls fn with each record's offset delta and timestamp until fn returns
 // false. It bounds every length by the bytes that remain.
+// maxDecompressedRecords bounds the records section of a compressed batch
+// when it is decompressed to look at its records' timestamps.
+const maxDecompressedRecords = 256 << 20
+
 func scanRecordTimestamps(b []byte, h BatchHeader, fn func(offsetDelta int32, ts int64) bool) error {
 	rest := b[BatchHeaderSize:]
+	if c := h.Compression(); c != CompressionNone {
+		raw, err := compress.Decompress(compress.Codec(c), nil, rest, maxDecompressedRecords)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorruptBatch, err)
+		}
+		rest = raw
+	}
 	for i := int32(0); i < h.NumRecords; i++ {
 		length, n := binary.Varint(rest)
 		if n <= 0 || length < 0 || length > int64(len(rest)-n) {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/samsa-streaming/samsa/internal/vfs"
@@ -178,7 +179,7 @@ func fuzzRecoveryBase(f *testing.F) (*vfs.MemFS, Config, int64, [3][]byte) {
 // the log takes an append, reads it back and reopens cleanly.
 func FuzzRecoverSegment(f *testing.F) {
 	base, cfg, tail, files := fuzzRecoveryBase(f)
-	epochs := []byte("0\n2\n1 0\n2 " + itoa(int(tail)) + "\n")
+	epochs := []byte("0\n2\n1 0\n2 " + strconv.FormatInt(tail, 10) + "\n")
 	f.Add(files[0], files[1], files[2], epochs, int64(0))
 	f.Add(files[0], files[1], files[2], epochs, tail)
 	f.Add(files[0][:len(files[0])-5], files[1], files[2], epochs, int64(0))
@@ -209,7 +210,7 @@ func FuzzRecoverSegment(f *testing.F) {
 			fl.Close()
 		}
 		if rp >= 0 {
-			patch(t, fsys, filepath.Join(recDir, recoveryPointFile), 0, []byte("0\n1\n"+itoa(int(rp%(1<<40)))+"\n"))
+			patch(t, fsys, filepath.Join(recDir, recoveryPointFile), 0, []byte("0\n1\n"+strconv.FormatInt(rp, 10)+"\n"))
 		}
 
 		l, err := Open(fsys, recDir, cfg)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-streaming/samsa/internal/compress"
+
 	"github.com/samsa-streaming/samsa/internal/vfs"
 )
 
@@ -25,7 +27,7 @@ type batchSpec struct {
 	tsDeltas    []int64 // one per record; nil means n records at baseTs
 	n           int     // records when tsDeltas is nil
 	valueSize   int
-	compression Compression // only sets the attribute bits; records stay plain
+	compression Compression // records are compressed with this codec
 	appendTime  bool
 }
 
@@ -49,6 +51,13 @@ func buildBatch(spec batchSpec) []byte {
 		body := r.AppendTo(nil) // Length 0 encodes as one byte
 		r.Length = int32(len(body) - 1)
 		recs = r.AppendTo(recs)
+	}
+	if spec.compression != CompressionNone {
+		c, err := compress.Compress(compress.Codec(spec.compression), nil, recs)
+		if err != nil {
+			panic(err)
+		}
+		recs = c
 	}
 	attrs := int16(spec.compression)
 	if spec.appendTime {

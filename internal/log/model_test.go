@@ -232,9 +232,6 @@ func (m *model) offsetForTimestamp(ts int64) (int64, int64, bool) {
 		if b.last < m.start || b.maxTs < ts {
 			continue
 		}
-		if b.compressed {
-			return max(b.base, m.start), b.maxTs, true
-		}
 		for i, rts := range b.recTs {
 			if o := b.base + int64(i); o >= m.start && rts >= ts {
 				return o, rts, true
@@ -249,12 +246,10 @@ func (m *model) maxTimestamp() (int64, int64) {
 	for _, b := range m.batches() {
 		if b.maxTs > best {
 			best, off = b.maxTs, b.base
-			if !b.compressed {
-				for i, rts := range b.recTs {
-					if rts == best {
-						off = b.base + int64(i)
-						break
-					}
+			for i, rts := range b.recTs {
+				if rts == best {
+					off = b.base + int64(i)
+					break
 				}
 			}
 		}

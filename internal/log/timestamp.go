@@ -10,12 +10,9 @@ import (
 // whose timestamp is >= ts, with that record's timestamp (ListOffsets by
 // time). The segment is chosen by its max timestamp, the starting point
 // inside it by the time and offset indexes; then batches are read in
-// order. An uncompressed CreateTime batch is resolved record by record. A
-// compressed batch is not decompressed: if its max timestamp is >= ts the
-// answer is its base offset (or the log start, if higher) with the batch's
-// max timestamp — a record of that batch does reach ts, but an earlier
-// record of it may be returned. With LogAppendTime every record of a batch
-// has the batch's max timestamp, so the batch's base offset is exact.
+// order. A CreateTime batch is resolved record by record (a compressed one
+// is decompressed, bounded, to do so). With LogAppendTime every record of a
+// batch has the batch's max timestamp, so the batch's base offset is exact.
 // ok is false when no record qualifies or the log could not be read (the
 // error is logged).
 func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bool) {
@@ -76,7 +73,7 @@ func (s *segment) offsetForTimestamp(ts, start int64) (int64, int64, bool, error
 		if h.MaxTimestamp < ts || h.LastOffset() < start {
 			return true, nil
 		}
-		if h.Compression() != CompressionNone || h.TimestampType() == LogAppendTime {
+		if h.TimestampType() == LogAppendTime {
 			found, off, t = true, max(h.BaseOffset, start), h.MaxTimestamp
 			return false, nil
 		}
@@ -101,8 +98,7 @@ func (s *segment) offsetForTimestamp(ts, start int64) (int64, int64, bool, error
 
 // MaxTimestamp returns the largest timestamp in the log and the offset of
 // the first record that carries it, or (-1, -1) when no batch carries a
-// timestamp. For a compressed batch the offset is the batch's base offset
-// (the batch is not decompressed).
+// timestamp. Compressed batches are decompressed to find the record.
 func (l *Log) MaxTimestamp() (timestamp int64, offset int64) {
 	for range maxAttempts {
 		if l.checkOpen() != nil {
@@ -146,13 +142,13 @@ func (l *Log) MaxTimestamp() (timestamp int64, offset int64) {
 }
 
 // refineMaxTimestamp finds the record carrying ts in the batch containing
-// batchOffset: the first such record of an uncompressed CreateTime batch,
-// else the batch's base offset.
+// batchOffset: the first such record of a CreateTime batch (compressed
+// batches are decompressed), else the batch's base offset.
 func (s *segment) refineMaxTimestamp(ts, batchOffset int64) (int64, error) {
 	result := batchOffset
 	err := s.walkBatches(batchOffset, func(h BatchHeader, pos int64, load func() ([]byte, error)) (bool, error) {
 		result = h.BaseOffset
-		if h.Compression() != CompressionNone || h.TimestampType() == LogAppendTime {
+		if h.TimestampType() == LogAppendTime {
 			return false, nil
 		}
 		b, err := load()

@@ -38,8 +38,8 @@ func TestOffsetForTimestamp(t *testing.T) {
 		{130, 1, 130, true},
 		{131, 4, 200, true},
 		{200, 4, 200, true},
-		{201, 5, 300, true}, // compressed batch: its base offset and max timestamp
-		{300, 5, 300, true},
+		{201, 5, 260, true}, // compressed batch: decompressed, exact record
+		{300, 6, 300, true},
 		{301, 9, 400, true},
 		{351, 9, 400, true},
 		{400, 9, 400, true},
@@ -71,7 +71,7 @@ func TestOffsetForTimestamp(t *testing.T) {
 	}
 	l = openLog(t, fsys, l.Dir(), cfg)
 	defer l.Close()
-	if off, ts, ok := l.OffsetForTimestamp(201); off != 5 || ts != 300 || !ok {
+	if off, ts, ok := l.OffsetForTimestamp(201); off != 5 || ts != 260 || !ok {
 		t.Errorf("after reopen: %d %d %v", off, ts, ok)
 	}
 	if ts, off := l.MaxTimestamp(); ts != 400 || off != 9 {

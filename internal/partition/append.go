@@ -43,6 +43,9 @@ func (p *Partition) AppendProduce(batch []byte) (ProduceResult, error) {
 	if s.MaxMessageBytes > 0 && len(batch) > int(s.MaxMessageBytes) {
 		return ProduceResult{}, kerr.MessageTooLarge
 	}
+	if err := validateRecords(batch, h); err != nil {
+		return ProduceResult{}, kafkaError(err)
+	}
 	if h.IsControl() || h.IsTransactional() {
 		// Control records come only from the transaction coordinator, and
 		// transactions are not served yet (no AddPartitionsToTxn).

@@ -28,6 +28,7 @@ func (h saramaHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.Cons
 // TestSaramaSplit: three sarama ConsumerGroup members split six partitions
 // and together read every record.
 func TestSaramaSplit(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "")
 	addr := n.KafkaAddr()
 	setup(t, addr, "st", 6, 120)
@@ -88,6 +89,7 @@ func TestSaramaSplit(t *testing.T) {
 // TestKafkaGoSplit: three kafka-go Readers with a GroupID split six
 // partitions.
 func TestKafkaGoSplit(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "")
 	addr := n.KafkaAddr()
 	setup(t, addr, "kt", 6, 60)

@@ -39,6 +39,7 @@ func groupClient(t *testing.T, addr, group, topic string, extra ...kgo.Opt) *kgo
 // within the session timeout; a new member triggers a rebalance that
 // completes.
 func TestFranzGoSplitKillAndJoin(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "")
 	addr := n.KafkaAddr()
 	setup(t, addr, "t", 6, 60)
@@ -86,6 +87,7 @@ func TestFranzGoSplitKillAndJoin(t *testing.T) {
 // partitions are revoked neither lose nor repeat records across clean
 // rebalances (a member joining, then one leaving).
 func TestFranzGoCommitOnRevoke(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "")
 	addr := n.KafkaAddr()
 	const total = 3000

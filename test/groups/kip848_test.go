@@ -47,6 +47,7 @@ func waitConsumerSplit(ctx context.Context, t *testing.T, adm *kadm.Client, grou
 // (ConsumerGroupHeartbeat, server-side uniform assignor) splits partitions
 // and rebalances when members join and leave.
 func TestKIP848FranzGo(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "")
 	addr := n.KafkaAddr()
 	setup(t, addr, "nt", 6, 60)

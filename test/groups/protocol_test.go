@@ -32,6 +32,7 @@ func joinReq(version int16, member string) *kmsg.JoinGroupRequest {
 // TestProtocolErrors checks the group APIs' answers at the wire, at pinned
 // versions: the errors Kafka specifies and the batched forms.
 func TestProtocolErrors(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "")
 	addr := n.KafkaAddr()
 	setup(t, addr, "pt", 3, 0)
@@ -171,6 +172,7 @@ func TestProtocolErrors(t *testing.T) {
 // comes back without its member id replaces its old incarnation, which is
 // then FENCED_INSTANCE_ID; the group does not rebalance.
 func TestStaticMembershipFencing(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "")
 	addr := n.KafkaAddr()
 	setup(t, addr, "pt", 3, 0)

@@ -14,6 +14,7 @@ import (
 // TestResumeAfterRestart: a group's committed offsets survive a restart of
 // the node, and a new consumer of the group starts exactly there.
 func TestResumeAfterRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	first, err := testserver.StartNode(testserver.Options{DataDir: dir})
 	if err != nil {
@@ -111,6 +112,7 @@ func TestResumeAfterRestart(t *testing.T) {
 // TestLagEqualsProducedMinusCommitted checks what `samsa group describe`
 // and the lag API compute from: log end offsets minus committed offsets.
 func TestLagEqualsProducedMinusCommitted(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, "")
 	addr := n.KafkaAddr()
 	setup(t, addr, "lag", 3, 300) // 100 per partition

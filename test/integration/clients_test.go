@@ -154,3 +154,46 @@ func testClientsCodec(ctx context.Context, t *testing.T, addr string, adm *kadm.
 		t.Logf("%s consumed %d records in %v", cons.name, len(got), time.Since(start).Round(time.Millisecond))
 	}
 }
+
+// TestTopicCompressionType checks that a topic's compression.type decides
+// the stored codec: batches sent with another codec are recompressed (and
+// still read back intact by every client), "producer" keeps the producer's.
+func TestTopicCompressionType(t *testing.T) {
+	const n, partitions, keys = 2_000, 3, 17
+	nd := startNode(t, nil)
+	ctx := testContext(t, 2*time.Minute)
+	adm := newAdmin(t, nd.addr)
+	tests := []struct {
+		topicCodec, sentCodec string
+		stored                int8
+	}{
+		{"zstd", "gzip", 4},
+		{"lz4", "none", 3},
+		{"gzip", "snappy", 1},
+		{"snappy", "zstd", 2},
+		{"uncompressed", "lz4", 0},
+		{"producer", "snappy", 2},
+	}
+	for i, tc := range tests {
+		prod := goClients[i%len(goClients)]
+		t.Run(tc.topicCodec+"/"+tc.sentCodec+"/"+prod.name, func(t *testing.T) {
+			topic := "compression-type-" + tc.topicCodec
+			createTopic(ctx, t, adm, topic, partitions, map[string]*string{"compression.type": ptr(tc.topicCodec)})
+			sent := keyedRecords(topic, tc.sentCodec, n, keys)
+			if err := prod.produce(ctx, nd.addr, topic, tc.sentCodec, sent); err != nil {
+				t.Fatalf("produce with %s: %v", prod.name, err)
+			}
+			checkStoredCodec(t, nd.addr, topic, partitions, tc.stored, n)
+			for _, cons := range goClients {
+				got, err := cons.consume(ctx, nd.addr, topic, partitions, n)
+				if err != nil {
+					t.Errorf("consume with %s: %v", cons.name, err)
+					continue
+				}
+				for _, p := range checkConsumed(sent, got) {
+					t.Errorf("%s → %s: %s", prod.name, cons.name, p)
+				}
+			}
+		})
+	}
+}

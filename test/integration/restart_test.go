@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,9 +21,10 @@ import (
 
 // ackLog records what an acks=all producer was told: value -> where.
 type ackLog struct {
-	mu    sync.Mutex
-	acked map[string][2]int64 // partition, offset
-	errs  int
+	mu     sync.Mutex
+	acked  map[string][2]int64 // partition, offset
+	errs   int
+	handed atomic.Int64 // records handed to the client
 }
 
 // producerLoop produces records "prefix-N" (N from 0) with franz-go's
@@ -31,6 +33,7 @@ type ackLog struct {
 func producerLoop(ctx context.Context, cl *kgo.Client, prefix string, limit int, log *ackLog) {
 	for i := 0; i < limit && ctx.Err() == nil; i++ {
 		value := fmt.Sprintf("%s-%08d", prefix, i)
+		log.handed.Add(1)
 		cl.Produce(ctx, &kgo.Record{Key: []byte(value[len(value)-2:]), Value: []byte(value)}, func(r *kgo.Record, err error) {
 			log.mu.Lock()
 			defer log.mu.Unlock()
@@ -246,12 +249,19 @@ func TestCrashDuringProduce(t *testing.T) {
 		waitFor(t, fmt.Sprintf("round %d: %d acknowledged records", round, perRound), time.Minute, func() (bool, error) {
 			return log.count() >= perRound, nil
 		})
+		handedAtKill, ackedAtKill := log.handed.Load(), log.count()
 		proc.kill(t) // mid-produce: the loop is still handing records to the client
 		stopProducing()
 		producing.Wait()
 		cl.Close() // fails whatever was not acknowledged
+		waitFor(t, "every produce callback", 30*time.Second, func() (bool, error) {
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			return int64(len(log.acked)+log.errs) == log.handed.Load(), nil
+		})
 		log.mu.Lock()
-		t.Logf("round %d: %d records acknowledged before SIGKILL, %d failed", round, len(log.acked), log.errs)
+		t.Logf("round %d: at SIGKILL %d records handed to the producer, %d acknowledged; in the end %d acknowledged, %d failed",
+			round, handedAtKill, ackedAtKill, len(log.acked), log.errs)
 		for v, w := range log.acked {
 			acked[v] = w
 		}

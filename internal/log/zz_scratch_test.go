@@ -1,0 +1,47 @@
+package log
+
+import (
+	"hash/crc32"
+	"testing"
+)
+
+func BenchmarkZFileWriteCRC_1MiB(b *testing.B) {
+	w, err := newSegmentedFile(b.TempDir(), DefaultSegmentBytes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { b.StopTimer(); w.close() }()
+	batch := benchBatch(1<<20 - 256)
+	b.SetBytes(int64(len(batch)))
+	b.ResetTimer()
+	var sink uint32
+	for range b.N {
+		sink += crc32.Checksum(batch[21:], castagnoli)
+		if err := w.write(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = sink
+}
+
+func BenchmarkZFileWriteAt_1MiB(b *testing.B) {
+	w, err := newSegmentedFile(b.TempDir(), DefaultSegmentBytes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { b.StopTimer(); w.close() }()
+	batch := benchBatch(1<<20 - 256)
+	b.SetBytes(int64(len(batch)))
+	b.ResetTimer()
+	for range b.N {
+		if w.size > 0 && w.size > w.limit-int64(len(batch)) {
+			w.write(batch)
+			continue
+		}
+		n, err := w.f.WriteAt(batch, w.size)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.size += int64(n)
+	}
+}
