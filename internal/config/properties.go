@@ -152,6 +152,26 @@ var properties = []property{
 		set: stringProp(func(b *Broker) *string { return &b.CompressionType }, "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")},
 	{name: "offsets.topic.num.partitions", def: "50", doc: "Partitions of __consumer_offsets.",
 		set: int32Prop(1, 1000, func(b *Broker) *int32 { return &b.OffsetsTopicPartitions })},
+	// Group coordinator settings, read by internal/broker/groups.go.
+	checkedProp("group.min.session.timeout.ms", "6000", "Smallest session timeout a group member may ask for.", 0, math.MaxInt32),
+	checkedProp("group.max.session.timeout.ms", "1800000", "Largest session timeout a group member may ask for.", 1, math.MaxInt32),
+	checkedProp("group.initial.rebalance.delay.ms", "3000", "How long a new group waits for more members before its first rebalance.", 0, math.MaxInt32),
+	checkedProp("group.max.size", "2147483647", "Most members a classic group may have.", 1, math.MaxInt32),
+	checkedProp("offsets.retention.minutes", "10080", "Committed offsets of an empty group are kept this long.", 1, math.MaxInt32),
+	checkedProp("offsets.retention.check.interval.ms", "600000", "How often expired offsets are removed.", 1, math.MaxInt64),
+	checkedProp("offset.metadata.max.bytes", "4096", "Largest metadata string of a committed offset.", 0, math.MaxInt32),
+	checkedProp("group.consumer.session.timeout.ms", "45000", "Session timeout of KIP-848 consumer group members.", 1, math.MaxInt32),
+	checkedProp("group.consumer.heartbeat.interval.ms", "5000", "Heartbeat interval of KIP-848 consumer group members.", 1, math.MaxInt32),
+	checkedProp("group.consumer.max.size", "2147483647", "Most members a KIP-848 consumer group may have.", 1, math.MaxInt32),
+}
+
+// checkedProp is an integer property with no field of its own in Broker:
+// it is validated here and read by name (Broker.Value) where it is used.
+func checkedProp(name, def, doc string, min, max int64) property {
+	return property{name: name, def: def, doc: doc, set: func(b *Broker, v string) error {
+		var n int64
+		return intProp(min, max, func(*Broker) *int64 { return &n })(b, v)
+	}}
 }
 
 // aliases maps other Kafka names to the property they set, with a converter.

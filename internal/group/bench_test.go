@@ -61,19 +61,22 @@ func BenchmarkLoadMillionCommits(b *testing.B) {
 	defer p.Close()
 	b.Logf("wrote 1M commits in %v (%d bytes)", time.Since(start).Round(time.Millisecond), p.Log().Size())
 	c := New(testConfig())
+	var slowest time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		began := time.Now()
 		s := newShard(c, 0, 1, partitionLog{p})
 		res := s.load()
 		if res.err != nil {
 			b.Fatal(res.err)
 		}
 		s.finishLoad(res)
+		slowest = max(slowest, time.Since(began))
 		if res.records != 1_000_000 || len(s.groups) != 1000 {
 			b.Fatalf("loaded %d records, %d groups", res.records, len(s.groups))
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/load")
+	b.ReportMetric(float64(slowest.Milliseconds()), "slowest-ms/load")
 }
 
 // TestLoadFromPartition replays a real replica (a smaller log than the

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"github.com/samsa-streaming/samsa/internal/vfs"
 	"hash/crc32"
 	"testing"
 )
@@ -43,5 +44,20 @@ func BenchmarkZFileWriteAt_1MiB(b *testing.B) {
 			b.Fatal(err)
 		}
 		w.size += int64(n)
+	}
+}
+
+func BenchmarkZAppendNoIndex_1MiB(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.IndexIntervalBytes = 1 << 30
+	l := openLog(b, vfs.OS{}, b.TempDir(), cfg)
+	defer closeUntimed(b, l)
+	batch := benchBatch(1<<20 - 256)
+	b.SetBytes(int64(len(batch)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := l.Append(batch, 0); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
