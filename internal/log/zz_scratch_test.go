@@ -61,3 +61,38 @@ func BenchmarkZAppendNoIndex_1MiB(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkZVfsWriteCRC_1MiB(b *testing.B) {
+	dir := b.TempDir()
+	var f vfs.File
+	var size int64
+	files := 0
+	next := func() {
+		var err error
+		f, err = vfs.OS{}.Create(dir + "/" + segmentName(int64(files)) + ".log")
+		if err != nil {
+			b.Fatal(err)
+		}
+		files++
+		size = 0
+	}
+	next()
+	batch := benchBatch(1<<20 - 256)
+	b.SetBytes(int64(len(batch)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := ValidateBatch(batch); err != nil {
+			b.Fatal(err)
+		}
+		if size > DefaultSegmentBytes-int64(len(batch)) {
+			old := f
+			go func() { old.Sync(); old.Close() }()
+			next()
+		}
+		n, err := f.WriteAt(batch, size)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size += int64(n)
+	}
+}

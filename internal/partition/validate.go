@@ -1,7 +1,9 @@
 package partition
 
 import (
+	"bufio"
 	"encoding/binary"
+	"io"
 	"fmt"
 	"sync"
 
@@ -25,27 +27,17 @@ import (
 // Compressed batches are decompressed into a pooled buffer, bounded by
 // maxDecompressedBatch.
 
-// maxDecompressedBatch bounds a produced batch's records once decompressed.
+// maxDecompressedBatch bounds a produced batch's records once decompressed:
+// beyond it the batch is refused (a decompression bomb costs CPU up to this
+// many bytes, and memory only for a small read buffer).
 const maxDecompressedBatch = 256 << 20
 
-var recordsBuf = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+var streamBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 func validateRecords(batch []byte, h samsalog.BatchHeader) error {
 	recs := batch[samsalog.BatchHeaderSize:]
 	if c := compress.Codec(h.Compression()); c != compress.None {
-		bp := recordsBuf.Get().(*[]byte)
-		raw, err := compress.Decompress(c, (*bp)[:0], recs, maxDecompressedBatch)
-		if err != nil {
-			recordsBuf.Put(bp)
-			return fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
-		}
-		defer func() {
-			if cap(raw) <= 8<<20 {
-				*bp = raw[:0]
-			}
-			recordsBuf.Put(bp)
-		}()
-		recs = raw
+		return validateCompressedRecords(c, recs, h.NumRecords)
 	}
 	for i := int32(0); i < h.NumRecords; i++ {
 		length, n := binary.Varint(recs)
@@ -59,6 +51,126 @@ func validateRecords(batch []byte, h samsalog.BatchHeader) error {
 	}
 	if len(recs) != 0 {
 		return fmt.Errorf("%w: %d bytes after the last of %d records", kerr.CorruptMessage, len(recs), h.NumRecords)
+	}
+	return nil
+}
+
+// validateCompressedRecords walks the records while decompressing them, so
+// that memory stays at one small buffer whatever the batch inflates to.
+func validateCompressedRecords(c compress.Codec, src []byte, count int32) error {
+	r, release, err := compress.NewReader(c, src, maxDecompressedBatch)
+	if err != nil {
+		return fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
+	}
+	defer release()
+	br := streamBufs.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() { br.Reset(nil); streamBufs.Put(br) }()
+	w := &recordStream{r: br, left: maxDecompressedBatch}
+	for i := int32(0); i < count; i++ {
+		if err := w.record(i); err != nil {
+			return err
+		}
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		if err == nil {
+			return fmt.Errorf("%w: data after the last of %d records", kerr.CorruptMessage, count)
+		}
+		return fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
+	}
+	return nil
+}
+
+// recordStream reads records from a decompressing reader, counting bytes
+// against left.
+type recordStream struct {
+	r    *bufio.Reader
+	left int64
+	used int64 // bytes of the current record consumed
+}
+
+func (s *recordStream) varint() (int64, error) {
+	var ux uint64
+	for shift := uint(0); shift < 64; shift += 7 {
+		c, err := s.r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		s.used++
+		s.left--
+		ux |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return int64(ux>>1) ^ -int64(ux&1), nil // zig-zag
+		}
+	}
+	return 0, fmt.Errorf("varint overflows 64 bits")
+}
+
+func (s *recordStream) skip(n int64) error {
+	if n > s.left {
+		return compress.ErrTooLarge
+	}
+	d, err := s.r.Discard(int(n))
+	s.used += int64(d)
+	s.left -= int64(d)
+	return err
+}
+
+func (s *recordStream) field(nullable bool) error {
+	l, err := s.varint()
+	switch {
+	case err != nil:
+		return err
+	case l == -1 && nullable:
+		return nil
+	case l < 0:
+		return fmt.Errorf("negative length %d", l)
+	}
+	return s.skip(l)
+}
+
+// record validates one record: its length, then its fields, which must
+// fill the length exactly.
+func (s *recordStream) record(i int32) error {
+	corrupt := func(err error) error { return fmt.Errorf("%w: record %d: %v", kerr.CorruptMessage, i, err) }
+	length, err := s.varint()
+	if err != nil || length <= 0 || length > s.left {
+		return corrupt(fmt.Errorf("bad length %d (%v)", length, err))
+	}
+	s.used = 0
+	if err := s.skip(1); err != nil { // attributes
+		return corrupt(err)
+	}
+	if _, err := s.varint(); err != nil { // timestamp delta
+		return corrupt(err)
+	}
+	off, err := s.varint()
+	if err != nil {
+		return corrupt(err)
+	}
+	if off != int64(i) {
+		return fmt.Errorf("%w: record %d has offset delta %d", kerr.InvalidRecord, i, off)
+	}
+	if err := s.field(true); err != nil { // key
+		return corrupt(err)
+	}
+	if err := s.field(true); err != nil { // value
+		return corrupt(err)
+	}
+	headers, err := s.varint()
+	if err != nil || headers < 0 || headers > length {
+		return corrupt(fmt.Errorf("bad header count %d", headers))
+	}
+	for j := int64(0); j < headers; j++ {
+		if err := s.field(false); err != nil {
+			return corrupt(err)
+		}
+		if err := s.field(true); err != nil {
+			return corrupt(err)
+		}
+	}
+	if s.used != length {
+		return corrupt(fmt.Errorf("fields take %d bytes, length says %d", s.used, length))
 	}
 	return nil
 }
