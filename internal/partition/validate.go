@@ -3,8 +3,8 @@ package partition
 import (
 	"bufio"
 	"encoding/binary"
-	"io"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
