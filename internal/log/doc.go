@@ -71,7 +71,19 @@
 // rolled: the roll creates the new segment's files and fsyncs the
 // directory at once, and a background flush then fsyncs the closed
 // segment's .log and indexes and advances the recovery point past it. So
-// every segment below the recovery point is durable and whole.
+// every segment below the recovery point is durable and whole: the flush
+// never moves the recovery point past a segment it did not fsync itself
+// (one that truncation holds or took away meanwhile), and retention
+// removes segments under flushMu, so a segment the flush did not see is
+// one whose removal the recovery point's own directory fsync makes
+// durable.
+//
+// Deleting a segment renames its files to *.deleted. If the .log cannot be
+// renamed the segment stays: retention keeps it and every newer one (the
+// log on disk stays contiguous) and reports the error; truncation keeps
+// it, leaves the cut segment untouched and makes the log refuse writes.
+// A crash during TruncateFullyAndStartAt may leave a prefix of the old log
+// (segments go newest first); once it returns the new start is durable.
 //
 // Open with a clean-shutdown marker whose sizes match the newest segment's
 // files trusts it and reads no segment data (10,000 partitions open in a
@@ -120,7 +132,9 @@
 //
 // A failed write is undone (the file is cut back) and reported; a failed
 // fsync or undo makes the log refuse writes until it is reopened, since the
-// state of the file is then unknown.
+// state of the file is then unknown. Open fails, rather than going on
+// without it, when the log start checkpoint exists but cannot be read
+// (contents that do not parse are ignored, with a warning).
 //
 // # Scale
 //

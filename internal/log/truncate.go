@@ -162,8 +162,9 @@ func (s *segment) resetAfterTruncate(size int64) error {
 
 // TruncateFullyAndStartAt empties the log and makes offset both its start
 // and its end (a follower too far behind its leader's log start). Every
-// segment is deleted, a new empty one is created at offset, the epoch
-// checkpoint is cleared, and the new start is persisted.
+// segment is deleted (newest first), a new empty one is created at offset,
+// the epoch checkpoint is cleared, and the new start is persisted. A crash
+// before it returns may leave a prefix of the old log.
 func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	if offset < 0 {
 		return fmt.Errorf("%w: truncate fully to %d", ErrOffsetOutOfRange, offset)

@@ -20,8 +20,10 @@ import (
 	"os"
 )
 
-// File is an open file. ReadAt may be called concurrently with itself and
-// with Write; Write, Truncate and Sync are called by one goroutine at a time.
+// File is an open file. ReadAt and Sync may be called concurrently with
+// each other and with Write, WriteAt and Truncate (a log's group commit
+// fsyncs while its appender writes); Write, WriteAt and Truncate are called
+// by one goroutine at a time, and Close after every other call has returned.
 type File interface {
 	io.ReaderAt
 	io.Writer

@@ -2,65 +2,20 @@ package compat
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streaming/samsa/internal/testutil/clienttest"
 )
 
 func noTools(*testing.T) {}
 
-// collect gathers n records from readers running concurrently (one per
-// partition); each reader sends on out until it fails or ctx ends. It
-// returns once n records arrived, a reader failed or ctx ended, and stops
-// the readers before returning.
-func collect(ctx context.Context, n int, readers []func(ctx context.Context, out chan<- record) error) ([]record, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	out := make(chan record)
-	errs := make(chan error, len(readers))
-	var wg sync.WaitGroup
-	for _, read := range readers {
-		wg.Go(func() { errs <- read(ctx, out) })
-	}
-	defer func() { cancel(); wg.Wait() }()
-	var got []record
-	for len(got) < n {
-		select {
-		case r := <-out:
-			got = append(got, r)
-		case err := <-errs:
-			if err == nil {
-				err = errors.New("reader stopped early")
-			}
-			return got, fmt.Errorf("got %d of %d records: %w", len(got), n, err)
-		case <-ctx.Done():
-			return got, fmt.Errorf("got %d of %d records: %w", len(got), n, ctx.Err())
-		}
-	}
-	return got, nil
-}
-
-// send delivers r on out unless ctx ends first.
-func send(ctx context.Context, out chan<- record, r record) error {
-	select {
-	case out <- r:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // --- franz-go ---------------------------------------------------------------
-
-var kgoCodecs = map[string]kgo.CompressionCodec{
-	"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
-	"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
-}
 
 func franzGoClient() client {
 	return client{name: "franz-go", codecs: allCodecs, perRecordHeaders: true, require: noTools,
@@ -69,7 +24,7 @@ func franzGoClient() client {
 
 func franzGoProduce(ctx context.Context, _ *testing.T, addr, topic, codec string, recs []record) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds(addr)...), kgo.ClientID("compat-franz-go"),
-		kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgoCodecs[codec]),
+		kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(clienttest.KgoCodecs[codec]),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("franz-go: new client: %w", err)
@@ -96,32 +51,19 @@ func franzGoConsume(ctx context.Context, _ *testing.T, addr, topic string, n int
 		return nil, fmt.Errorf("franz-go: new client: %w", err)
 	}
 	defer cl.Close()
-	var got []record
-	for len(got) < n {
-		fetches := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return got, fmt.Errorf("franz-go: got %d of %d records: %w", len(got), n, err)
-		}
-		for _, fe := range fetches.Errors() {
-			return got, fmt.Errorf("franz-go: fetch %s[%d]: %w", fe.Topic, fe.Partition, fe.Err)
-		}
-		fetches.EachRecord(func(kr *kgo.Record) {
-			r := record{Partition: kr.Partition, Offset: kr.Offset, Key: bytesp(kr.Key), Value: bytesp(kr.Value)}
-			for _, h := range kr.Headers {
-				r.Headers = append(r.Headers, header{Key: h.Key, Value: bytesp(h.Value)})
-			}
-			got = append(got, r)
-		})
+	return clienttest.KgoPoll(ctx, cl, n, fromKgo)
+}
+
+// fromKgo converts a record franz-go consumed.
+func fromKgo(kr *kgo.Record) record {
+	r := record{Partition: kr.Partition, Offset: kr.Offset, Key: bytesp(kr.Key), Value: bytesp(kr.Value)}
+	for _, h := range kr.Headers {
+		r.Headers = append(r.Headers, header{Key: h.Key, Value: bytesp(h.Value)})
 	}
-	return got, nil
+	return r
 }
 
 // --- sarama -----------------------------------------------------------------
-
-var saramaCodecs = map[string]sarama.CompressionCodec{
-	"none": sarama.CompressionNone, "gzip": sarama.CompressionGZIP, "snappy": sarama.CompressionSnappy,
-	"lz4": sarama.CompressionLZ4, "zstd": sarama.CompressionZSTD,
-}
 
 func saramaClient() client {
 	return client{name: "sarama", codecs: allCodecs, perRecordHeaders: true, require: noTools,
@@ -141,7 +83,7 @@ func saramaConfig() *sarama.Config {
 
 func saramaProduce(ctx context.Context, _ *testing.T, addr, topic, codec string, recs []record) error {
 	cfg := saramaConfig()
-	cfg.Producer.Compression = saramaCodecs[codec]
+	cfg.Producer.Compression = clienttest.SaramaCodecs[codec]
 	p, err := sarama.NewSyncProducer(seeds(addr), cfg)
 	if err != nil {
 		return fmt.Errorf("sarama: new producer: %w", err)
@@ -154,19 +96,7 @@ func saramaProduce(ctx context.Context, _ *testing.T, addr, topic, codec string,
 		}
 		msgs[i] = m
 	}
-	// SendMessages takes no context: run it aside and close the producer
-	// (which ends it) if ctx ends first.
-	done := make(chan error, 1)
-	go func() { done <- p.SendMessages(msgs) }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if cerr := p.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := clienttest.SaramaSendAndClose(ctx, p, msgs); err != nil {
 		return fmt.Errorf("sarama: produce: %w", err)
 	}
 	return nil
@@ -182,44 +112,19 @@ func saramaConsume(ctx context.Context, _ *testing.T, addr, topic string, n int)
 	if err != nil {
 		return nil, fmt.Errorf("sarama: partitions of %s: %w", topic, err)
 	}
-	var readers []func(context.Context, chan<- record) error
-	for _, p := range partitions {
-		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return nil, fmt.Errorf("sarama: consume %s[%d]: %w", topic, p, err)
-		}
-		defer pc.Close()
-		readers = append(readers, func(ctx context.Context, out chan<- record) error {
-			for {
-				select {
-				case m := <-pc.Messages():
-					r := record{Partition: m.Partition, Offset: m.Offset, Key: bytesp(m.Key), Value: bytesp(m.Value)}
-					for _, h := range m.Headers {
-						r.Headers = append(r.Headers, header{Key: string(h.Key), Value: bytesp(h.Value)})
-					}
-					if err := send(ctx, out, r); err != nil {
-						return err
-					}
-				case cerr := <-pc.Errors():
-					return fmt.Errorf("sarama: %s[%d]: %w", topic, p, cerr)
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-		})
+	return clienttest.SaramaCollect(ctx, c, topic, partitions, n, fromSarama)
+}
+
+// fromSarama converts a message sarama consumed.
+func fromSarama(m *sarama.ConsumerMessage) record {
+	r := record{Partition: m.Partition, Offset: m.Offset, Key: bytesp(m.Key), Value: bytesp(m.Value)}
+	for _, h := range m.Headers {
+		r.Headers = append(r.Headers, header{Key: string(h.Key), Value: bytesp(h.Value)})
 	}
-	got, err := collect(ctx, n, readers)
-	if err != nil {
-		return got, fmt.Errorf("sarama: %w", err)
-	}
-	return got, nil
+	return r
 }
 
 // --- kafka-go ---------------------------------------------------------------
-
-var kafkaGoCodecs = map[string]kafka.Compression{
-	"none": 0, "gzip": kafka.Gzip, "snappy": kafka.Snappy, "lz4": kafka.Lz4, "zstd": kafka.Zstd,
-}
 
 func kafkaGoClient() client {
 	return client{name: "kafka-go", codecs: allCodecs, perRecordHeaders: true, require: noTools,
@@ -232,7 +137,7 @@ func kafkaGoProduce(ctx context.Context, _ *testing.T, addr, topic, codec string
 		Topic:        topic,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
-		Compression:  kafkaGoCodecs[codec],
+		Compression:  clienttest.KafkaGoCodecs[codec],
 		BatchSize:    len(recs),
 		BatchTimeout: 5 * time.Millisecond,
 		// Its own transport: the shared default one caches metadata
@@ -269,35 +174,18 @@ func kafkaGoConsume(ctx context.Context, _ *testing.T, addr, topic string, n int
 	if err != nil {
 		return nil, fmt.Errorf("kafka-go: partitions of %s: %w", topic, err)
 	}
-	var readers []func(context.Context, chan<- record) error
-	for _, p := range partitions {
-		readers = append(readers, func(ctx context.Context, out chan<- record) error {
-			r := kafka.NewReader(kafka.ReaderConfig{
-				Brokers: seeds(addr), Topic: topic, Partition: p.ID,
-				MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 200 * time.Millisecond,
-			})
-			defer r.Close()
-			if err := r.SetOffset(kafka.FirstOffset); err != nil {
-				return fmt.Errorf("kafka-go: %s[%d]: set offset: %w", topic, p.ID, err)
-			}
-			for {
-				m, err := r.ReadMessage(ctx)
-				if err != nil {
-					return fmt.Errorf("kafka-go: read %s[%d]: %w", topic, p.ID, err)
-				}
-				rec := record{Partition: int32(m.Partition), Offset: m.Offset, Key: bytesp(m.Key), Value: bytesp(m.Value)}
-				for _, h := range m.Headers {
-					rec.Headers = append(rec.Headers, header{Key: h.Key, Value: bytesp(h.Value)})
-				}
-				if err := send(ctx, out, rec); err != nil {
-					return err
-				}
-			}
-		})
+	ids := make([]int, len(partitions))
+	for i, p := range partitions {
+		ids[i] = p.ID
 	}
-	got, err := collect(ctx, n, readers)
-	if err != nil {
-		return got, fmt.Errorf("kafka-go: %w", err)
+	return clienttest.KafkaGoCollect(ctx, seeds(addr), topic, ids, n, fromKafkaGo)
+}
+
+// fromKafkaGo converts a message kafka-go consumed.
+func fromKafkaGo(m kafka.Message) record {
+	r := record{Partition: int32(m.Partition), Offset: m.Offset, Key: bytesp(m.Key), Value: bytesp(m.Value)}
+	for _, h := range m.Headers {
+		r.Headers = append(r.Headers, header{Key: h.Key, Value: bytesp(h.Value)})
 	}
-	return got, nil
+	return r
 }

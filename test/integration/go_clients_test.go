@@ -2,14 +2,14 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streaming/samsa/internal/testutil/clienttest"
 )
 
 // header is one record header.
@@ -45,54 +45,11 @@ var goClients = []goClient{
 	{name: "kafka-go", produce: kafkaGoProduce, consume: kafkaGoConsume},
 }
 
-// gather collects n records from readers running side by side (one per
-// partition) and stops them before returning.
-func gather(ctx context.Context, n int, readers []func(ctx context.Context, out chan<- record) error) ([]record, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	out := make(chan record, 1024)
-	errs := make(chan error, len(readers))
-	var wg sync.WaitGroup
-	for _, read := range readers {
-		wg.Go(func() { errs <- read(ctx, out) })
-	}
-	defer func() { cancel(); wg.Wait() }()
-	got := make([]record, 0, n)
-	for len(got) < n {
-		select {
-		case r := <-out:
-			got = append(got, r)
-		case err := <-errs:
-			if err == nil {
-				err = errors.New("reader stopped early")
-			}
-			return got, fmt.Errorf("got %d of %d records: %w", len(got), n, err)
-		case <-ctx.Done():
-			return got, fmt.Errorf("got %d of %d records: %w", len(got), n, ctx.Err())
-		}
-	}
-	return got, nil
-}
-
-// deliver sends r on out unless ctx ends first.
-func deliver(ctx context.Context, out chan<- record, r record) error {
-	select {
-	case out <- r:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // --- franz-go ---------------------------------------------------------------
-
-var kgoCodecs = map[string]kgo.CompressionCodec{
-	"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
-	"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
-}
 
 func franzGoProduce(ctx context.Context, addr, topic, codec string, recs []record) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("integration-franz-go"),
-		kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgoCodecs[codec]),
+		kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(clienttest.KgoCodecs[codec]),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("franz-go: new client: %w", err)
@@ -123,32 +80,19 @@ func franzGoConsume(ctx context.Context, addr, topic string, partitions int32, n
 		return nil, fmt.Errorf("franz-go: new client: %w", err)
 	}
 	defer cl.Close()
-	got := make([]record, 0, n)
-	for len(got) < n {
-		fetches := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return got, fmt.Errorf("franz-go: got %d of %d records: %w", len(got), n, err)
-		}
-		for _, fe := range fetches.Errors() {
-			return got, fmt.Errorf("franz-go: fetch %s[%d]: %w", fe.Topic, fe.Partition, fe.Err)
-		}
-		fetches.EachRecord(func(kr *kgo.Record) {
-			r := record{partition: kr.Partition, offset: kr.Offset, key: string(kr.Key), value: string(kr.Value)}
-			for _, h := range kr.Headers {
-				r.headers = append(r.headers, header{h.Key, string(h.Value)})
-			}
-			got = append(got, r)
-		})
+	return clienttest.KgoPoll(ctx, cl, n, fromKgo)
+}
+
+// fromKgo converts a record franz-go consumed.
+func fromKgo(kr *kgo.Record) record {
+	r := record{partition: kr.Partition, offset: kr.Offset, key: string(kr.Key), value: string(kr.Value)}
+	for _, h := range kr.Headers {
+		r.headers = append(r.headers, header{h.Key, string(h.Value)})
 	}
-	return got, nil
+	return r
 }
 
 // --- sarama -----------------------------------------------------------------
-
-var saramaCodecs = map[string]sarama.CompressionCodec{
-	"none": sarama.CompressionNone, "gzip": sarama.CompressionGZIP, "snappy": sarama.CompressionSnappy,
-	"lz4": sarama.CompressionLZ4, "zstd": sarama.CompressionZSTD,
-}
 
 // saramaConfig is sarama's default configuration with results returned.
 func saramaConfig() *sarama.Config {
@@ -164,7 +108,7 @@ func saramaConfig() *sarama.Config {
 
 func saramaProduce(ctx context.Context, addr, topic, codec string, recs []record) error {
 	cfg := saramaConfig()
-	cfg.Producer.Compression = saramaCodecs[codec]
+	cfg.Producer.Compression = clienttest.SaramaCodecs[codec]
 	p, err := sarama.NewSyncProducer([]string{addr}, cfg)
 	if err != nil {
 		return fmt.Errorf("sarama: new producer: %w", err)
@@ -177,19 +121,7 @@ func saramaProduce(ctx context.Context, addr, topic, codec string, recs []record
 		}
 		msgs[i] = m
 	}
-	// SendMessages takes no context: run it aside and close the producer
-	// (which ends it) if ctx ends first.
-	done := make(chan error, 1)
-	go func() { done <- p.SendMessages(msgs) }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if cerr := p.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := clienttest.SaramaSendAndClose(ctx, p, msgs); err != nil {
 		return fmt.Errorf("sarama: produce: %w", err)
 	}
 	return nil
@@ -201,44 +133,23 @@ func saramaConsume(ctx context.Context, addr, topic string, partitions int32, n 
 		return nil, fmt.Errorf("sarama: new consumer: %w", err)
 	}
 	defer c.Close()
-	var readers []func(context.Context, chan<- record) error
+	ids := make([]int32, 0, max(partitions, 0))
 	for p := range partitions {
-		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return nil, fmt.Errorf("sarama: consume %s[%d]: %w", topic, p, err)
-		}
-		defer pc.Close()
-		readers = append(readers, func(ctx context.Context, out chan<- record) error {
-			for {
-				select {
-				case m := <-pc.Messages():
-					r := record{partition: m.Partition, offset: m.Offset, key: string(m.Key), value: string(m.Value)}
-					for _, h := range m.Headers {
-						r.headers = append(r.headers, header{string(h.Key), string(h.Value)})
-					}
-					if err := deliver(ctx, out, r); err != nil {
-						return err
-					}
-				case cerr := <-pc.Errors():
-					return fmt.Errorf("sarama: %s[%d]: %w", topic, p, cerr)
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-		})
+		ids = append(ids, p)
 	}
-	got, err := gather(ctx, n, readers)
-	if err != nil {
-		return got, fmt.Errorf("sarama: %w", err)
+	return clienttest.SaramaCollect(ctx, c, topic, ids, n, fromSarama)
+}
+
+// fromSarama converts a message sarama consumed.
+func fromSarama(m *sarama.ConsumerMessage) record {
+	r := record{partition: m.Partition, offset: m.Offset, key: string(m.Key), value: string(m.Value)}
+	for _, h := range m.Headers {
+		r.headers = append(r.headers, header{string(h.Key), string(h.Value)})
 	}
-	return got, nil
+	return r
 }
 
 // --- kafka-go ---------------------------------------------------------------
-
-var kafkaGoCodecs = map[string]kafka.Compression{
-	"none": 0, "gzip": kafka.Gzip, "snappy": kafka.Snappy, "lz4": kafka.Lz4, "zstd": kafka.Zstd,
-}
 
 func kafkaGoProduce(ctx context.Context, addr, topic, codec string, recs []record) error {
 	tr := &kafka.Transport{ClientID: "integration-kafka-go"}
@@ -248,7 +159,7 @@ func kafkaGoProduce(ctx context.Context, addr, topic, codec string, recs []recor
 		Topic:        topic,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
-		Compression:  kafkaGoCodecs[codec],
+		Compression:  clienttest.KafkaGoCodecs[codec],
 		BatchSize:    1000,
 		BatchBytes:   1 << 20,
 		BatchTimeout: 5 * time.Millisecond,
@@ -274,35 +185,18 @@ func kafkaGoProduce(ctx context.Context, addr, topic, codec string, recs []recor
 }
 
 func kafkaGoConsume(ctx context.Context, addr, topic string, partitions int32, n int) ([]record, error) {
-	var readers []func(context.Context, chan<- record) error
+	ids := make([]int, 0, max(partitions, 0))
 	for p := range partitions {
-		readers = append(readers, func(ctx context.Context, out chan<- record) error {
-			r := kafka.NewReader(kafka.ReaderConfig{
-				Brokers: []string{addr}, Topic: topic, Partition: int(p),
-				MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 200 * time.Millisecond,
-			})
-			defer r.Close()
-			if err := r.SetOffset(kafka.FirstOffset); err != nil {
-				return fmt.Errorf("kafka-go: %s[%d]: set offset: %w", topic, p, err)
-			}
-			for {
-				m, err := r.ReadMessage(ctx)
-				if err != nil {
-					return fmt.Errorf("kafka-go: read %s[%d]: %w", topic, p, err)
-				}
-				rec := record{partition: int32(m.Partition), offset: m.Offset, key: string(m.Key), value: string(m.Value)}
-				for _, h := range m.Headers {
-					rec.headers = append(rec.headers, header{h.Key, string(h.Value)})
-				}
-				if err := deliver(ctx, out, rec); err != nil {
-					return err
-				}
-			}
-		})
+		ids = append(ids, int(p))
 	}
-	got, err := gather(ctx, n, readers)
-	if err != nil {
-		return got, fmt.Errorf("kafka-go: %w", err)
+	return clienttest.KafkaGoCollect(ctx, []string{addr}, topic, ids, n, fromKafkaGo)
+}
+
+// fromKafkaGo converts a message kafka-go consumed.
+func fromKafkaGo(m kafka.Message) record {
+	r := record{partition: int32(m.Partition), offset: m.Offset, key: string(m.Key), value: string(m.Value)}
+	for _, h := range m.Headers {
+		r.headers = append(r.headers, header{h.Key, string(h.Value)})
 	}
-	return got, nil
+	return r
 }

@@ -153,44 +153,16 @@ type status struct {
 	Message string `json:"message"`
 }
 
-// printStatuses prints the rows and returns an error naming how many failed,
-// so that the command exits non-zero when any group failed.
+// StatusParts returns the row's cells; it makes status a format.StatusRow.
+func (s status) StatusParts() (string, string, string) {
+	return s.Group, s.Status, s.Message
+}
+
+// printStatuses prints the GROUP STATUS table and returns an error naming
+// how many groups failed (see format.PrintStatuses).
 func printStatuses(w io.Writer, f format.Format, verb string, rows []status) error {
-	err := format.Print(w, f, rows, func(w io.Writer) error {
-		t := format.NewTable("GROUP", "STATUS")
-		for _, r := range rows {
-			s := r.Status
-			if r.Message != "" {
-				s += ": " + r.Message
-			}
-			t.Row(r.Group, s)
-		}
-		return t.Write(w)
-	})
-	if err != nil {
-		return err
-	}
-	failed := 0
-	for _, r := range rows {
-		if r.Status != "OK" {
-			failed++
-		}
-	}
-	if failed > 0 {
-		return fmt.Errorf("%s: %d of %d groups failed", verb, failed, len(rows))
-	}
-	return nil
+	return format.PrintStatuses(w, f, "GROUP", verb, rows)
 }
 
 // uniq returns names without duplicates, keeping the first occurrence.
-func uniq(names []string) []string {
-	seen := make(map[string]bool, len(names))
-	out := make([]string, 0, len(names))
-	for _, n := range names {
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	return out
-}
+var uniq = format.UniqueNames

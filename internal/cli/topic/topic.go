@@ -65,47 +65,19 @@ func newStatus(topic string, err error, brokerMessage string) status {
 	return status{Topic: topic, Status: name, Message: desc}
 }
 
-// printStatuses prints the rows and returns an error naming how many failed,
-// so that the command exits non-zero when any topic failed.
+// StatusParts returns the row's cells; it makes status a format.StatusRow.
+func (s status) StatusParts() (string, string, string) {
+	return s.Topic, s.Status, s.Message
+}
+
+// printStatuses prints the TOPIC STATUS table and returns an error naming
+// how many topics failed (see format.PrintStatuses).
 func printStatuses(w io.Writer, f format.Format, verb string, rows []status) error {
-	err := format.Print(w, f, rows, func(w io.Writer) error {
-		t := format.NewTable("TOPIC", "STATUS")
-		for _, r := range rows {
-			s := r.Status
-			if r.Message != "" {
-				s += ": " + r.Message
-			}
-			t.Row(r.Topic, s)
-		}
-		return t.Write(w)
-	})
-	if err != nil {
-		return err
-	}
-	failed := 0
-	for _, r := range rows {
-		if r.Status != "OK" {
-			failed++
-		}
-	}
-	if failed > 0 {
-		return fmt.Errorf("%s: %d of %d topics failed", verb, failed, len(rows))
-	}
-	return nil
+	return format.PrintStatuses(w, f, "TOPIC", verb, rows)
 }
 
 // uniq returns names without duplicates, keeping the first occurrence.
-func uniq(names []string) []string {
-	seen := make(map[string]bool, len(names))
-	out := make([]string, 0, len(names))
-	for _, n := range names {
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	return out
-}
+var uniq = format.UniqueNames
 
 // parseKeyValues parses "key=value" pairs (the value may be empty or hold
 // further '=' signs). A key given twice is an error.
