@@ -35,24 +35,70 @@ const maxDecompressedBatch = 256 << 20
 var streamBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 func validateRecords(batch []byte, h samsalog.BatchHeader) error {
-	recs := batch[samsalog.BatchHeaderSize:]
 	if c := compress.Codec(h.Compression()); c != compress.None {
-		return validateCompressedRecords(c, recs, h.NumRecords)
+		return validateCompressedRecords(c, batch[samsalog.BatchHeaderSize:], h.NumRecords)
 	}
+	cur := cursor{b: batch, i: samsalog.BatchHeaderSize}
 	for i := int32(0); i < h.NumRecords; i++ {
-		length, n := binary.Varint(recs)
-		if n <= 0 || length <= 0 || length > int64(len(recs)-n) {
+		length, ok := cur.varint()
+		if !ok || length <= 0 || length > int64(len(cur.b)-cur.i) {
 			return fmt.Errorf("%w: record %d: length out of range", kerr.CorruptMessage, i)
 		}
-		if err := validateRecord(recs[n:n+int(length)], i); err != nil {
+		end := cur.i + int(length)
+		if err := validateRecord(cursor{b: cur.b[:end], i: cur.i}, i); err != nil {
 			return err
 		}
-		recs = recs[n+int(length):]
+		cur.i = end
 	}
-	if len(recs) != 0 {
-		return fmt.Errorf("%w: %d bytes after the last of %d records", kerr.CorruptMessage, len(recs), h.NumRecords)
+	if rest := len(cur.b) - cur.i; rest != 0 {
+		return fmt.Errorf("%w: %d bytes after the last of %d records", kerr.CorruptMessage, rest, h.NumRecords)
 	}
 	return nil
+}
+
+// cursor reads zig-zag varints and length-prefixed fields from b at i. It
+// is the hot loop of produce validation (several varints per record), so
+// the one- and two-byte varints every small record uses are decoded inline.
+type cursor struct {
+	b []byte
+	i int
+}
+
+func (c *cursor) varint() (int64, bool) {
+	b, i := c.b, c.i
+	if i < len(b) {
+		x := b[i]
+		if x < 0x80 {
+			c.i = i + 1
+			return int64(x>>1) ^ -int64(x&1), true
+		}
+		if i+1 < len(b) && b[i+1] < 0x80 {
+			ux := uint64(x&0x7f) | uint64(b[i+1])<<7
+			c.i = i + 2
+			return int64(ux>>1) ^ -int64(ux&1), true
+		}
+	}
+	v, n := binary.Varint(b[i:])
+	if n <= 0 {
+		return 0, false
+	}
+	c.i = i + n
+	return v, true
+}
+
+// field skips a length-prefixed field (-1 = null when nullable).
+func (c *cursor) field(nullable bool) bool {
+	l, ok := c.varint()
+	switch {
+	case !ok:
+		return false
+	case l == -1 && nullable:
+		return true
+	case l < 0 || l > int64(len(c.b)-c.i):
+		return false
+	}
+	c.i += int(l)
+	return true
 }
 
 // validateCompressedRecords walks the records while decompressing them, so
@@ -175,64 +221,46 @@ func (s *recordStream) record(i int32) error {
 	return nil
 }
 
-// validateRecord checks one record body (after its length).
-func validateRecord(r []byte, index int32) error {
+// validateRecord checks one record body (after its length): c.b ends where
+// the record does.
+func validateRecord(c cursor, index int32) error {
 	corrupt := func(what string) error {
 		return fmt.Errorf("%w: record %d: %s", kerr.CorruptMessage, index, what)
 	}
-	if len(r) < 1 {
+	if c.i >= len(c.b) {
 		return corrupt("empty")
 	}
-	r = r[1:] // attributes (unused in v2)
-	if _, n := binary.Varint(r); n <= 0 {
+	c.i++ // attributes (unused in v2)
+	if _, ok := c.varint(); !ok {
 		return corrupt("bad timestamp delta")
-	} else {
-		r = r[n:]
 	}
-	off, n := binary.Varint(r)
-	if n <= 0 {
+	off, ok := c.varint()
+	if !ok {
 		return corrupt("bad offset delta")
 	}
 	if off != int64(index) {
 		return fmt.Errorf("%w: record %d has offset delta %d", kerr.InvalidRecord, index, off)
 	}
-	r = r[n:]
-	var ok bool
-	if r, ok = skipField(r, true); !ok {
+	if !c.field(true) {
 		return corrupt("bad key")
 	}
-	if r, ok = skipField(r, true); !ok {
+	if !c.field(true) {
 		return corrupt("bad value")
 	}
-	count, n := binary.Varint(r)
-	if n <= 0 || count < 0 || count > int64(len(r)) {
+	count, ok := c.varint()
+	if !ok || count < 0 || count > int64(len(c.b)-c.i) {
 		return corrupt("bad header count")
 	}
-	r = r[n:]
 	for j := int64(0); j < count; j++ {
-		if r, ok = skipField(r, false); !ok {
+		if !c.field(false) {
 			return corrupt("bad header key")
 		}
-		if r, ok = skipField(r, true); !ok {
+		if !c.field(true) {
 			return corrupt("bad header value")
 		}
 	}
-	if len(r) != 0 {
+	if c.i != len(c.b) {
 		return corrupt("bytes after the headers")
 	}
 	return nil
-}
-
-// skipField skips a varint-length-prefixed field (-1 = null when allowed).
-func skipField(r []byte, nullable bool) ([]byte, bool) {
-	l, n := binary.Varint(r)
-	switch {
-	case n <= 0:
-		return nil, false
-	case l == -1 && nullable:
-		return r[n:], true
-	case l < 0 || l > int64(len(r)-n):
-		return nil, false
-	}
-	return r[n+int(l):], true
 }
