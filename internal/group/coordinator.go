@@ -138,37 +138,36 @@ func (c *Coordinator) JoinGroup(req *kmsg.JoinGroupRequest, cl Client, done func
 
 // SyncGroup serves SyncGroup.
 func (c *Coordinator) SyncGroup(req *kmsg.SyncGroupRequest, done func(kmsg.Response)) {
-	fail := func(e *kerr.Error) { done(ErrorResponse(req, e)) }
-	if req.Group == "" {
-		fail(kerr.InvalidGroupID)
-		return
-	}
-	c.do(req.Group, func(s *shard) {
-		g := s.group(req.Group, false)
-		if g == nil || g.typ != TypeClassic {
-			fail(kerr.UnknownMemberID)
-			return
-		}
-		id := s.park(done, fail)
-		s.apply(g, g.Sync(s.now(), req, id))
-	}, fail)
+	c.classicMember(req, req.Group, done, func(g *Group, now time.Time, id RequestID) Effects {
+		return g.Sync(now, req, id)
+	})
 }
 
 // Heartbeat serves Heartbeat.
 func (c *Coordinator) Heartbeat(req *kmsg.HeartbeatRequest, done func(kmsg.Response)) {
+	c.classicMember(req, req.Group, done, func(g *Group, now time.Time, id RequestID) Effects {
+		return g.Heartbeat(now, req, id)
+	})
+}
+
+// classicMember runs a member request of an existing classic group on the
+// group's shard: step gets the group, the shard's clock and the id of the
+// parked answer. A missing (or non-classic) group is UNKNOWN_MEMBER_ID, an
+// empty group id INVALID_GROUP_ID.
+func (c *Coordinator) classicMember(req kmsg.Request, group string, done func(kmsg.Response), step func(g *Group, now time.Time, id RequestID) Effects) {
 	fail := func(e *kerr.Error) { done(ErrorResponse(req, e)) }
-	if req.Group == "" {
+	if group == "" {
 		fail(kerr.InvalidGroupID)
 		return
 	}
-	c.do(req.Group, func(s *shard) {
-		g := s.group(req.Group, false)
+	c.do(group, func(s *shard) {
+		g := s.group(group, false)
 		if g == nil || g.typ != TypeClassic {
 			fail(kerr.UnknownMemberID)
 			return
 		}
 		id := s.park(done, fail)
-		s.apply(g, g.Heartbeat(s.now(), req, id))
+		s.apply(g, step(g, s.now(), id))
 	}, fail)
 }
 
