@@ -193,3 +193,16 @@ func (f *Flags) NewAdmin() (*kadm.Client, error) {
 func (f *Flags) RequestContext(parent context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(parent, f.RequestTimeout)
 }
+
+// RunAdmin runs one admin command: it opens an admin client, bounds parent
+// by --request-timeout, calls run and closes the client.
+func (f *Flags) RunAdmin(parent context.Context, run func(ctx context.Context, adm *kadm.Client) error) error {
+	adm, err := f.NewAdmin()
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+	ctx, cancel := f.RequestContext(parent)
+	defer cancel()
+	return run(ctx, adm)
+}

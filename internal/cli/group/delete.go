@@ -1,6 +1,7 @@
 package group
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,31 +33,25 @@ Examples:
   samsa group delete audit billing --format json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := cf.NewAdmin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := cf.RequestContext(cmd.Context())
-			defer cancel()
-
-			names := uniq(args)
-			resps, err := adm.DeleteGroups(ctx, names...)
-			shardErrs, partial := errors.AsType[*kadm.ShardErrors](err)
-			if err != nil && !partial {
-				return fmt.Errorf("delete groups: %w", err)
-			}
-			rows := make([]status, 0, len(names))
-			for _, name := range names {
-				r, ok := resps[name]
-				if !ok {
-					rows = append(rows, unanswered(name, shardErrs))
-					continue
+			return cf.RunAdmin(cmd.Context(), func(ctx context.Context, adm *kadm.Client) error {
+				names := uniq(args)
+				resps, err := adm.DeleteGroups(ctx, names...)
+				shardErrs, partial := errors.AsType[*kadm.ShardErrors](err)
+				if err != nil && !partial {
+					return fmt.Errorf("delete groups: %w", err)
 				}
-				st, msg := format.ErrorParts(r.Err, r.ErrMessage)
-				rows = append(rows, status{Group: name, Status: st, Message: msg})
-			}
-			return printStatuses(cmd.OutOrStdout(), out, "delete", rows)
+				rows := make([]status, 0, len(names))
+				for _, name := range names {
+					r, ok := resps[name]
+					if !ok {
+						rows = append(rows, unanswered(name, shardErrs))
+						continue
+					}
+					st, msg := format.ErrorParts(r.Err, r.ErrMessage)
+					rows = append(rows, status{Group: name, Status: st, Message: msg})
+				}
+				return printStatuses(cmd.OutOrStdout(), out, "delete", rows)
+			})
 		},
 	}
 	format.AddFlag(cmd.Flags(), &out)

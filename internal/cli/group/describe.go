@@ -58,40 +58,34 @@ Examples:
 			if members && state {
 				return errors.New("--members and --state are different views: give one of them")
 			}
-			adm, err := cf.NewAdmin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := cf.RequestContext(cmd.Context())
-			defer cancel()
-
-			described, err := describeGroups(ctx, adm, uniq(args))
-			if err != nil {
-				return err
-			}
-			var (
-				groups   []groupInfo
-				notFound []error
-			)
-			for _, d := range described {
-				if d.State == "Dead" {
-					notFound = append(notFound, errGroupNotFound(d.Group))
-					continue
+			return cf.RunAdmin(cmd.Context(), func(ctx context.Context, adm *kadm.Client) error {
+				described, err := describeGroups(ctx, adm, uniq(args))
+				if err != nil {
+					return err
 				}
-				groups = append(groups, newGroupInfo(d))
-			}
-			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			switch {
-			case len(groups) == 0:
-			case members:
-				err = printMembersView(stdout, stderr, out, groups, verbose)
-			case state:
-				err = printStateView(stdout, out, groups)
-			default:
-				err = printOffsetsView(ctx, adm, stdout, stderr, out, groups, verbose)
-			}
-			return errors.Join(append([]error{err}, notFound...)...)
+				var (
+					groups   []groupInfo
+					notFound []error
+				)
+				for _, d := range described {
+					if d.State == "Dead" {
+						notFound = append(notFound, errGroupNotFound(d.Group))
+						continue
+					}
+					groups = append(groups, newGroupInfo(d))
+				}
+				stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+				switch {
+				case len(groups) == 0:
+				case members:
+					err = printMembersView(stdout, stderr, out, groups, verbose)
+				case state:
+					err = printStateView(stdout, out, groups)
+				default:
+					err = printOffsetsView(ctx, adm, stdout, stderr, out, groups, verbose)
+				}
+				return errors.Join(append([]error{err}, notFound...)...)
+			})
 		},
 	}
 	fs := cmd.Flags()

@@ -1,7 +1,9 @@
 package group
 
 import (
+	"context"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"io"
 	"slices"
 
@@ -52,51 +54,45 @@ Examples:
 			if err != nil {
 				return err
 			}
-			adm, err := cf.NewAdmin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := cf.RequestContext(cmd.Context())
-			defer cancel()
-
-			listed, err := adm.ListGroups(ctx, filter...)
-			if err != nil {
-				return fmt.Errorf("list groups: %w", err)
-			}
-			names := listed.Groups()
-			described, err := describeGroups(ctx, adm, names)
-			if err != nil {
-				return fmt.Errorf("list groups: %w", err)
-			}
-			rows := make([]listedGroup, 0, len(names))
-			for i, name := range names {
-				l, d := listed[name], described[i]
-				row := listedGroup{
-					Group:        name,
-					State:        l.State,
-					ProtocolType: l.ProtocolType,
-					Coordinator:  l.Coordinator,
+			return cf.RunAdmin(cmd.Context(), func(ctx context.Context, adm *kadm.Client) error {
+				listed, err := adm.ListGroups(ctx, filter...)
+				if err != nil {
+					return fmt.Errorf("list groups: %w", err)
 				}
-				if row.State == "" { // ListGroups before v4 carries no state
-					row.State = d.State
+				names := listed.Groups()
+				described, err := describeGroups(ctx, adm, names)
+				if err != nil {
+					return fmt.Errorf("list groups: %w", err)
 				}
-				if row.ProtocolType == "" {
-					row.ProtocolType = d.ProtocolType
+				rows := make([]listedGroup, 0, len(names))
+				for i, name := range names {
+					l, d := listed[name], described[i]
+					row := listedGroup{
+						Group:        name,
+						State:        l.State,
+						ProtocolType: l.ProtocolType,
+						Coordinator:  l.Coordinator,
+					}
+					if row.State == "" { // ListGroups before v4 carries no state
+						row.State = d.State
+					}
+					if row.ProtocolType == "" {
+						row.ProtocolType = d.ProtocolType
+					}
+					row.Members = len(d.Members)
+					// Brokers before ListGroups v4 ignore the filter; apply it here too.
+					if len(filter) > 0 && !slices.Contains(filter, row.State) {
+						continue
+					}
+					rows = append(rows, row)
 				}
-				row.Members = len(d.Members)
-				// Brokers before ListGroups v4 ignore the filter; apply it here too.
-				if len(filter) > 0 && !slices.Contains(filter, row.State) {
-					continue
-				}
-				rows = append(rows, row)
-			}
-			return format.Print(cmd.OutOrStdout(), out, rows, func(w io.Writer) error {
-				t := format.NewTable("GROUP", "STATE", "PROTOCOL-TYPE", "MEMBERS")
-				for _, r := range rows {
-					t.Row(r.Group, r.State, r.ProtocolType, r.Members)
-				}
-				return t.Write(w)
+				return format.Print(cmd.OutOrStdout(), out, rows, func(w io.Writer) error {
+					t := format.NewTable("GROUP", "STATE", "PROTOCOL-TYPE", "MEMBERS")
+					for _, r := range rows {
+						t.Row(r.Group, r.State, r.ProtocolType, r.Members)
+					}
+					return t.Write(w)
+				})
 			})
 		},
 	}

@@ -87,40 +87,34 @@ Examples:
 			if execute && dryRun {
 				return errors.New("--execute and --dry-run contradict each other")
 			}
-			adm, err := cf.NewAdmin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := cf.RequestContext(cmd.Context())
-			defer cancel()
-
-			res, warnings, err := resetOffsets(ctx, adm, args[0], scopes, sc, execute)
-			for _, w := range warnings {
-				fmt.Fprintln(cmd.ErrOrStderr(), "Warning: "+w)
-			}
-			if err != nil {
-				return err
-			}
-			if res.DryRun && out != format.Text {
-				fmt.Fprintln(cmd.ErrOrStderr(), dryRunNote)
-			}
-			err = format.Print(cmd.OutOrStdout(), out, res, func(w io.Writer) error {
-				return writeReset(w, res)
-			})
-			if err != nil {
-				return err
-			}
-			failed := 0
-			for _, r := range res.Offsets {
-				if r.Error != "" {
-					failed++
+			return cf.RunAdmin(cmd.Context(), func(ctx context.Context, adm *kadm.Client) error {
+				res, warnings, err := resetOffsets(ctx, adm, args[0], scopes, sc, execute)
+				for _, w := range warnings {
+					fmt.Fprintln(cmd.ErrOrStderr(), "Warning: "+w)
 				}
-			}
-			if failed > 0 {
-				return fmt.Errorf("reset-offsets: %d of %d partitions were not committed", failed, len(res.Offsets))
-			}
-			return nil
+				if err != nil {
+					return err
+				}
+				if res.DryRun && out != format.Text {
+					fmt.Fprintln(cmd.ErrOrStderr(), dryRunNote)
+				}
+				err = format.Print(cmd.OutOrStdout(), out, res, func(w io.Writer) error {
+					return writeReset(w, res)
+				})
+				if err != nil {
+					return err
+				}
+				failed := 0
+				for _, r := range res.Offsets {
+					if r.Error != "" {
+						failed++
+					}
+				}
+				if failed > 0 {
+					return fmt.Errorf("reset-offsets: %d of %d partitions were not committed", failed, len(res.Offsets))
+				}
+				return nil
+			})
 		},
 	}
 	fs := cmd.Flags()

@@ -1,7 +1,9 @@
 package topic
 
 import (
+	"context"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/spf13/cobra"
 
@@ -38,33 +40,27 @@ Examples:
 			if total < 1 || total > 1<<31-1 {
 				return fmt.Errorf("--num must be between 1 and 2147483647, got %d", total)
 			}
-			adm, err := cf.NewAdmin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := cf.RequestContext(cmd.Context())
-			defer cancel()
-
-			names := uniq(args)
-			update := adm.UpdatePartitions
-			if dryRun {
-				update = adm.ValidateUpdatePartitions
-			}
-			resps, err := update(ctx, total, names...)
-			if err != nil {
-				return fmt.Errorf("add partitions: %w", err)
-			}
-			rows := make([]status, 0, len(names))
-			for _, name := range names {
-				r, ok := resps[name]
-				if !ok {
-					rows = append(rows, status{Topic: name, Status: "NO_RESPONSE", Message: "the broker did not answer for this topic"})
-					continue
+			return cf.RunAdmin(cmd.Context(), func(ctx context.Context, adm *kadm.Client) error {
+				names := uniq(args)
+				update := adm.UpdatePartitions
+				if dryRun {
+					update = adm.ValidateUpdatePartitions
 				}
-				rows = append(rows, newStatus(name, r.Err, r.ErrMessage))
-			}
-			return printStatuses(cmd.OutOrStdout(), out, "add-partitions", rows)
+				resps, err := update(ctx, total, names...)
+				if err != nil {
+					return fmt.Errorf("add partitions: %w", err)
+				}
+				rows := make([]status, 0, len(names))
+				for _, name := range names {
+					r, ok := resps[name]
+					if !ok {
+						rows = append(rows, status{Topic: name, Status: "NO_RESPONSE", Message: "the broker did not answer for this topic"})
+						continue
+					}
+					rows = append(rows, newStatus(name, r.Err, r.ErrMessage))
+				}
+				return printStatuses(cmd.OutOrStdout(), out, "add-partitions", rows)
+			})
 		},
 	}
 	cmd.Flags().IntVarP(&total, "num", "n", 0, "total number of partitions after the change (required)")

@@ -1,6 +1,7 @@
 package topic
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -42,33 +43,27 @@ Examples:
 			if err != nil {
 				return err
 			}
-			adm, err := cf.NewAdmin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := cf.RequestContext(cmd.Context())
-			defer cancel()
-
-			names := uniq(args)
-			alter := adm.AlterTopicConfigs
-			if dryRun {
-				alter = adm.ValidateAlterTopicConfigs
-			}
-			resps, err := alter(ctx, alters, names...)
-			if err != nil {
-				return fmt.Errorf("alter topic configs: %w", err)
-			}
-			rows := make([]status, 0, len(names))
-			for _, name := range names {
-				r, err := resps.On(name, nil)
-				if err != nil {
-					rows = append(rows, status{Topic: name, Status: "NO_RESPONSE", Message: "the broker did not answer for this topic"})
-					continue
+			return cf.RunAdmin(cmd.Context(), func(ctx context.Context, adm *kadm.Client) error {
+				names := uniq(args)
+				alter := adm.AlterTopicConfigs
+				if dryRun {
+					alter = adm.ValidateAlterTopicConfigs
 				}
-				rows = append(rows, newStatus(name, r.Err, r.ErrMessage))
-			}
-			return printStatuses(cmd.OutOrStdout(), out, "alter-config", rows)
+				resps, err := alter(ctx, alters, names...)
+				if err != nil {
+					return fmt.Errorf("alter topic configs: %w", err)
+				}
+				rows := make([]status, 0, len(names))
+				for _, name := range names {
+					r, err := resps.On(name, nil)
+					if err != nil {
+						rows = append(rows, status{Topic: name, Status: "NO_RESPONSE", Message: "the broker did not answer for this topic"})
+						continue
+					}
+					rows = append(rows, newStatus(name, r.Err, r.ErrMessage))
+				}
+				return printStatuses(cmd.OutOrStdout(), out, "alter-config", rows)
+			})
 		},
 	}
 	fs := cmd.Flags()

@@ -1,7 +1,9 @@
 package topic
 
 import (
+	"context"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/spf13/cobra"
 
@@ -48,33 +50,27 @@ Examples:
 			if replicas == 0 || replicas < -1 {
 				return fmt.Errorf("--replication-factor must be positive or -1, got %d", replicas)
 			}
-			adm, err := cf.NewAdmin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := cf.RequestContext(cmd.Context())
-			defer cancel()
-
-			names := uniq(args)
-			create := adm.CreateTopics
-			if dryRun {
-				create = adm.ValidateCreateTopics
-			}
-			resps, err := create(ctx, partitions, replicas, cfgs, names...)
-			if err != nil {
-				return fmt.Errorf("create topics: %w", err)
-			}
-			rows := make([]status, 0, len(names))
-			for _, name := range names {
-				r, ok := resps[name]
-				if !ok {
-					rows = append(rows, status{Topic: name, Status: "NO_RESPONSE", Message: "the broker did not answer for this topic"})
-					continue
+			return cf.RunAdmin(cmd.Context(), func(ctx context.Context, adm *kadm.Client) error {
+				names := uniq(args)
+				create := adm.CreateTopics
+				if dryRun {
+					create = adm.ValidateCreateTopics
 				}
-				rows = append(rows, newStatus(name, r.Err, r.ErrMessage))
-			}
-			return printStatuses(cmd.OutOrStdout(), out, "create", rows)
+				resps, err := create(ctx, partitions, replicas, cfgs, names...)
+				if err != nil {
+					return fmt.Errorf("create topics: %w", err)
+				}
+				rows := make([]status, 0, len(names))
+				for _, name := range names {
+					r, ok := resps[name]
+					if !ok {
+						rows = append(rows, status{Topic: name, Status: "NO_RESPONSE", Message: "the broker did not answer for this topic"})
+						continue
+					}
+					rows = append(rows, newStatus(name, r.Err, r.ErrMessage))
+				}
+				return printStatuses(cmd.OutOrStdout(), out, "create", rows)
+			})
 		},
 	}
 	fs := cmd.Flags()

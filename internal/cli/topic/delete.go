@@ -1,7 +1,9 @@
 package topic
 
 import (
+	"context"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/spf13/cobra"
 
@@ -26,29 +28,23 @@ Examples:
   samsa topic delete orders payments --format json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := cf.NewAdmin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := cf.RequestContext(cmd.Context())
-			defer cancel()
-
-			names := uniq(args)
-			resps, err := adm.DeleteTopics(ctx, names...)
-			if err != nil {
-				return fmt.Errorf("delete topics: %w", err)
-			}
-			rows := make([]status, 0, len(names))
-			for _, name := range names {
-				r, ok := resps[name]
-				if !ok {
-					rows = append(rows, status{Topic: name, Status: "NO_RESPONSE", Message: "the broker did not answer for this topic"})
-					continue
+			return cf.RunAdmin(cmd.Context(), func(ctx context.Context, adm *kadm.Client) error {
+				names := uniq(args)
+				resps, err := adm.DeleteTopics(ctx, names...)
+				if err != nil {
+					return fmt.Errorf("delete topics: %w", err)
 				}
-				rows = append(rows, newStatus(name, r.Err, r.ErrMessage))
-			}
-			return printStatuses(cmd.OutOrStdout(), out, "delete", rows)
+				rows := make([]status, 0, len(names))
+				for _, name := range names {
+					r, ok := resps[name]
+					if !ok {
+						rows = append(rows, status{Topic: name, Status: "NO_RESPONSE", Message: "the broker did not answer for this topic"})
+						continue
+					}
+					rows = append(rows, newStatus(name, r.Err, r.ErrMessage))
+				}
+				return printStatuses(cmd.OutOrStdout(), out, "delete", rows)
+			})
 		},
 	}
 	format.AddFlag(cmd.Flags(), &out)

@@ -84,31 +84,25 @@ Examples:
   samsa topic describe orders payments --format json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := cf.NewAdmin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := cf.RequestContext(cmd.Context())
-			defer cancel()
-
-			names := uniq(args)
-			results, missing, err := describeTopics(ctx, adm, names, withConfigs || allConfigs, allConfigs)
-			if err != nil {
-				return err
-			}
-			if len(results) > 0 {
-				err = format.Print(cmd.OutOrStdout(), out, results, func(w io.Writer) error {
-					return writeDescribed(w, results)
-				})
+			return cf.RunAdmin(cmd.Context(), func(ctx context.Context, adm *kadm.Client) error {
+				names := uniq(args)
+				results, missing, err := describeTopics(ctx, adm, names, withConfigs || allConfigs, allConfigs)
 				if err != nil {
 					return err
 				}
-			}
-			if len(missing) > 0 {
-				return errors.Join(missing...)
-			}
-			return nil
+				if len(results) > 0 {
+					err = format.Print(cmd.OutOrStdout(), out, results, func(w io.Writer) error {
+						return writeDescribed(w, results)
+					})
+					if err != nil {
+						return err
+					}
+				}
+				if len(missing) > 0 {
+					return errors.Join(missing...)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&withConfigs, "configs", "c", false, "also print configs that are not at their default")

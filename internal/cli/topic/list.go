@@ -1,6 +1,7 @@
 package topic
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -40,41 +41,38 @@ Examples:
   samsa topic list --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, err := cf.NewAdmin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := cf.RequestContext(cmd.Context())
-			defer cancel()
-
-			var details kadm.TopicDetails
-			if internal {
-				details, err = adm.ListTopicsWithInternal(ctx)
-			} else {
-				details, err = adm.ListTopics(ctx)
-			}
-			if err != nil {
-				return fmt.Errorf("list topics: %w", err)
-			}
-			rows := make([]listedTopic, 0, len(details))
-			for _, d := range details.Sorted() {
-				if d.Topic == "" {
-					continue
+			return cf.RunAdmin(cmd.Context(), func(ctx context.Context, adm *kadm.Client) error {
+				var (
+					details kadm.TopicDetails
+					err     error
+				)
+				if internal {
+					details, err = adm.ListTopicsWithInternal(ctx)
+				} else {
+					details, err = adm.ListTopics(ctx)
 				}
-				rows = append(rows, listedTopic{
-					Topic:      d.Topic,
-					Partitions: len(d.Partitions),
-					Replicas:   d.Partitions.NumReplicas(),
-					Internal:   d.IsInternal,
+				if err != nil {
+					return fmt.Errorf("list topics: %w", err)
+				}
+				rows := make([]listedTopic, 0, len(details))
+				for _, d := range details.Sorted() {
+					if d.Topic == "" {
+						continue
+					}
+					rows = append(rows, listedTopic{
+						Topic:      d.Topic,
+						Partitions: len(d.Partitions),
+						Replicas:   d.Partitions.NumReplicas(),
+						Internal:   d.IsInternal,
+					})
+				}
+				return format.Print(cmd.OutOrStdout(), out, rows, func(w io.Writer) error {
+					t := format.NewTable("TOPIC", "PARTITIONS", "REPLICAS")
+					for _, r := range rows {
+						t.Row(r.Topic, r.Partitions, r.Replicas)
+					}
+					return t.Write(w)
 				})
-			}
-			return format.Print(cmd.OutOrStdout(), out, rows, func(w io.Writer) error {
-				t := format.NewTable("TOPIC", "PARTITIONS", "REPLICAS")
-				for _, r := range rows {
-					t.Row(r.Topic, r.Partitions, r.Replicas)
-				}
-				return t.Write(w)
 			})
 		},
 	}
