@@ -132,6 +132,12 @@ func decodeBody(t RecordType, body []byte, allowBatch bool) (Record, error) {
 		rec, err = unmarshal[ChangePartition](body)
 	case TypeInitCluster:
 		rec, err = unmarshal[InitCluster](body)
+	case TypeFenceBroker:
+		rec, err = unmarshal[FenceBroker](body)
+	case TypeUnfenceBroker:
+		rec, err = unmarshal[UnfenceBroker](body)
+	case TypeUnregisterBroker:
+		rec, err = unmarshal[UnregisterBroker](body)
 	case TypeBatch:
 		if !allowBatch {
 			return nil, fmt.Errorf("metadata: decode: nested batch: %w", ErrInvalidRecord)
@@ -208,7 +214,8 @@ func checkBounds(rec Record, allowBatch bool) error {
 			return bad("%v", err)
 		}
 	case ChangePartition:
-		if len(r.ISR) > MaxReplicationFactor || len(r.Replicas) > MaxReplicationFactor {
+		if len(r.ISR) > MaxReplicationFactor || len(r.Replicas) > MaxReplicationFactor ||
+			len(r.Adding) > MaxReplicationFactor || len(r.Removing) > MaxReplicationFactor {
 			return bad("more than %d replicas", MaxReplicationFactor)
 		}
 	case InitCluster:
@@ -227,7 +234,7 @@ func checkBounds(rec Record, allowBatch bool) error {
 				return err
 			}
 		}
-	case DeleteTopic, AllocateProducerIDs:
+	case DeleteTopic, AllocateProducerIDs, FenceBroker, UnfenceBroker, UnregisterBroker:
 	default:
 		return bad("unknown record type")
 	}
@@ -239,7 +246,8 @@ func checkPartitionBounds(ps []PartitionAssignment) error {
 		return fmt.Errorf("%d partitions exceed %d", len(ps), MaxPartitionsPerTopic)
 	}
 	for _, p := range ps {
-		if len(p.Replicas) > MaxReplicationFactor || len(p.ISR) > MaxReplicationFactor {
+		if len(p.Replicas) > MaxReplicationFactor || len(p.ISR) > MaxReplicationFactor ||
+			len(p.Adding) > MaxReplicationFactor || len(p.Removing) > MaxReplicationFactor {
 			return fmt.Errorf("partition %d has more than %d replicas", p.Partition, MaxReplicationFactor)
 		}
 	}

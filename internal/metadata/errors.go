@@ -23,6 +23,8 @@ var (
 	// ErrProducerIDConflict: an AllocateProducerIDs block does not start at
 	// the next free producer id.
 	ErrProducerIDConflict = errors.New("metadata: producer id block conflict")
+	// ErrUnknownBroker: no broker is registered with that node id.
+	ErrUnknownBroker = errors.New("metadata: unknown broker")
 	// ErrClusterIDSet: InitCluster after the cluster id was set.
 	ErrClusterIDSet = errors.New("metadata: cluster id already set")
 )

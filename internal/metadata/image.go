@@ -67,6 +67,9 @@ type Broker struct {
 	// Epoch is the Raft index of the broker's latest registration (Kafka's
 	// broker epoch): it grows every time the broker re-registers.
 	Epoch int64 `json:"epoch"`
+	// Fenced brokers lead nothing and are not elected: they are
+	// registered but not (yet, or no longer) alive.
+	Fenced bool `json:"fenced,omitempty"`
 }
 
 // Topic is a topic in an Image. It is shared and must not be modified.
@@ -138,6 +141,25 @@ func (img Image) BrokerIDs() []int32 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// LiveBrokerIDs returns the registered, unfenced node ids, sorted. The
+// caller owns the slice.
+func (img Image) LiveBrokerIDs() []int32 {
+	out := img.BrokerIDs()
+	live := out[:0]
+	for _, id := range out {
+		if !img.data().brokers[id].Fenced {
+			live = append(live, id)
+		}
+	}
+	return live
+}
+
+// IsLive reports whether broker id is registered and unfenced.
+func (img Image) IsLive(id int32) bool {
+	b, ok := img.data().brokers[id]
+	return ok && !b.Fenced
 }
 
 // Topic returns the topic with the given name.

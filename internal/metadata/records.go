@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // TopicID is a topic's UUID (Kafka's Uuid): 16 bytes, written as 22
@@ -92,6 +93,9 @@ const (
 	TypeChangePartition     RecordType = 7
 	TypeInitCluster         RecordType = 8
 	TypeBatch               RecordType = 9
+	TypeFenceBroker         RecordType = 10
+	TypeUnfenceBroker       RecordType = 11
+	TypeUnregisterBroker    RecordType = 12
 )
 
 // Record is one change to the metadata state. The concrete types are the
@@ -115,6 +119,27 @@ type PartitionAssignment struct {
 	LeaderEpoch int32 `json:"le"`
 	// PartitionEpoch grows by one at every change of the partition.
 	PartitionEpoch int32 `json:"pe"`
+	// Adding and Removing describe an ongoing reassignment (Kafka's
+	// AddingReplicas and RemovingReplicas): both are subsets of Replicas,
+	// disjoint; the target replica set is Replicas minus Removing. Both
+	// are empty when no reassignment is in progress.
+	Adding   []int32 `json:"add,omitempty"`
+	Removing []int32 `json:"rm,omitempty"`
+}
+
+// Reassigning reports whether a reassignment of p is in progress.
+func (p PartitionAssignment) Reassigning() bool { return len(p.Adding) > 0 || len(p.Removing) > 0 }
+
+// TargetReplicas returns the replicas p has once its reassignment
+// completes: Replicas without Removing, in order. The slice is new.
+func (p PartitionAssignment) TargetReplicas() []int32 {
+	out := make([]int32, 0, len(p.Replicas))
+	for _, r := range p.Replicas {
+		if !slices.Contains(p.Removing, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // NoLeader is the Leader of a partition without a leader.
@@ -125,7 +150,9 @@ const NoLeaderChange int32 = -2
 
 // RegisterBroker records that a broker started (or restarted with a new
 // incarnation) and how clients reach it. Its Raft index becomes the
-// broker's epoch.
+// broker's epoch. A registered broker starts fenced: it leads nothing and
+// joins no ISR until an UnfenceBroker (sent once its heartbeats show it has
+// caught up with the metadata log).
 type RegisterBroker struct {
 	NodeID int32  `json:"id"`
 	Host   string `json:"host"`
@@ -190,6 +217,35 @@ type ChangePartition struct {
 	Replicas []int32 `json:"r,omitempty"`
 	// PartitionEpoch is the epoch the change was computed against.
 	PartitionEpoch int32 `json:"pe"`
+	// SetReassignment replaces the partition's Adding and Removing with
+	// the two fields below (empty ends a reassignment); false keeps them.
+	SetReassignment bool    `json:"sr,omitempty"`
+	Adding          []int32 `json:"add,omitempty"`
+	Removing        []int32 `json:"rm,omitempty"`
+}
+
+// FenceBroker marks a registered broker fenced: its heartbeat lease
+// expired or it asked to shut down. Epoch must be the broker's current
+// epoch, so that a fence decided against an old incarnation never fences
+// the new one. Leader and ISR changes that go with it are separate
+// ChangePartition records in the same Batch.
+type FenceBroker struct {
+	NodeID int32 `json:"id"`
+	Epoch  int64 `json:"epoch"`
+}
+
+// UnfenceBroker marks a registered broker alive again. Epoch must be the
+// broker's current epoch.
+type UnfenceBroker struct {
+	NodeID int32 `json:"id"`
+	Epoch  int64 `json:"epoch"`
+}
+
+// UnregisterBroker removes a broker's registration (decommission). Its
+// partition replicas must have been moved away first; the controller
+// checks that, the state does not.
+type UnregisterBroker struct {
+	NodeID int32 `json:"id"`
 }
 
 // InitCluster sets the cluster id. It is written once, by the first leader
@@ -230,3 +286,12 @@ func (InitCluster) Type() RecordType { return TypeInitCluster }
 
 // Type implements Record.
 func (Batch) Type() RecordType { return TypeBatch }
+
+// Type implements Record.
+func (FenceBroker) Type() RecordType { return TypeFenceBroker }
+
+// Type implements Record.
+func (UnfenceBroker) Type() RecordType { return TypeUnfenceBroker }
+
+// Type implements Record.
+func (UnregisterBroker) Type() RecordType { return TypeUnregisterBroker }

@@ -158,6 +158,16 @@ func (b *builder) apply(index uint64, rec Record, allowBatch bool) error {
 		return b.changePartition(r)
 	case InitCluster:
 		return b.initCluster(r)
+	case FenceBroker:
+		return b.setFenced(r.NodeID, r.Epoch, true)
+	case UnfenceBroker:
+		return b.setFenced(r.NodeID, r.Epoch, false)
+	case UnregisterBroker:
+		if _, ok := b.d.brokers[r.NodeID]; !ok {
+			return fmt.Errorf("metadata: unregister broker %d: %w", r.NodeID, ErrUnknownBroker)
+		}
+		delete(b.brokers(), r.NodeID)
+		return nil
 	case Batch:
 		for i, sub := range r.Records {
 			if err := b.apply(index, sub, false); err != nil {
@@ -184,8 +194,22 @@ func (b *builder) registerBroker(index uint64, r RegisterBroker) error {
 	}
 	b.brokers()[r.NodeID] = &Broker{
 		NodeID: r.NodeID, Host: r.Host, Port: r.Port, Rack: r.Rack,
-		IncarnationID: r.IncarnationID, Epoch: int64(index),
+		IncarnationID: r.IncarnationID, Epoch: int64(index), Fenced: true,
 	}
+	return nil
+}
+
+func (b *builder) setFenced(id int32, epoch int64, fenced bool) error {
+	cur, ok := b.d.brokers[id]
+	if !ok {
+		return fmt.Errorf("metadata: fence broker %d: %w", id, ErrUnknownBroker)
+	}
+	if cur.Epoch != epoch {
+		return fmt.Errorf("metadata: fence broker %d: epoch %d, current %d: %w", id, epoch, cur.Epoch, ErrStaleEpoch)
+	}
+	next := *cur
+	next.Fenced = fenced
+	b.brokers()[id] = &next
 	return nil
 }
 
@@ -353,6 +377,9 @@ func (b *builder) changePartition(r ChangePartition) error {
 	if r.Leader != NoLeaderChange {
 		next.Leader = r.Leader
 	}
+	if r.SetReassignment {
+		next.Adding, next.Removing = slices.Clone(r.Adding), slices.Clone(r.Removing)
+	}
 	if next.Leader != cur.Leader {
 		next.LeaderEpoch++
 	}
@@ -400,6 +427,19 @@ func validatePartition(p PartitionAssignment) error {
 	if p.LeaderEpoch < 0 || p.PartitionEpoch < 0 {
 		return fmt.Errorf("partition %d has a negative epoch", p.Partition)
 	}
+	for _, r := range append(slices.Clone(p.Adding), p.Removing...) {
+		if !slices.Contains(p.Replicas, r) {
+			return fmt.Errorf("partition %d reassigns broker %d, which is not a replica", p.Partition, r)
+		}
+	}
+	for _, r := range p.Adding {
+		if slices.Contains(p.Removing, r) {
+			return fmt.Errorf("partition %d both adds and removes broker %d", p.Partition, r)
+		}
+	}
+	if len(p.Removing) > 0 && len(p.Removing) >= len(p.Replicas) {
+		return fmt.Errorf("partition %d would remove every replica", p.Partition)
+	}
 	return nil
 }
 
@@ -432,5 +472,7 @@ func validateConfigNames(set map[string]string, del []string) error {
 func clonePartition(p PartitionAssignment) PartitionAssignment {
 	p.Replicas = slices.Clone(p.Replicas)
 	p.ISR = slices.Clone(p.ISR)
+	p.Adding = slices.Clone(p.Adding)
+	p.Removing = slices.Clone(p.Removing)
 	return p
 }

@@ -34,6 +34,55 @@ func TestStateApply(t *testing.T) {
 		{name: "register port 0", rec: RegisterBroker{NodeID: 1, Host: "h"}, want: ErrInvalidRecord},
 		{name: "register port 65536", rec: RegisterBroker{NodeID: 1, Host: "h", Port: 65536}, want: ErrInvalidRecord},
 
+		// Fencing and unregistering
+		{name: "registered broker starts fenced", rec: broker(1), check: func(t *testing.T, img Image) {
+			if b, _ := img.Broker(1); !b.Fenced || img.IsLive(1) || len(img.LiveBrokerIDs()) != 0 {
+				t.Fatalf("broker = %+v live=%v", b, img.LiveBrokerIDs())
+			}
+		}},
+		{name: "unfence", setup: []Record{broker(1)}, rec: UnfenceBroker{NodeID: 1, Epoch: 1},
+			check: func(t *testing.T, img Image) {
+				if !img.IsLive(1) || len(img.LiveBrokerIDs()) != 1 {
+					t.Fatalf("live = %v", img.LiveBrokerIDs())
+				}
+			}},
+		{name: "fence", setup: []Record{broker(1), UnfenceBroker{NodeID: 1, Epoch: 1}}, rec: FenceBroker{NodeID: 1, Epoch: 1},
+			check: func(t *testing.T, img Image) {
+				if img.IsLive(1) {
+					t.Fatal("still live")
+				}
+			}},
+		{name: "unfence stale epoch", setup: []Record{broker(1)}, rec: UnfenceBroker{NodeID: 1, Epoch: 7}, want: ErrStaleEpoch},
+		{name: "fence unknown broker", rec: FenceBroker{NodeID: 3, Epoch: 1}, want: ErrUnknownBroker},
+		{name: "unregister", setup: []Record{broker(1), broker(2)}, rec: UnregisterBroker{NodeID: 1},
+			check: func(t *testing.T, img Image) {
+				if _, ok := img.Broker(1); ok || len(img.BrokerIDs()) != 1 {
+					t.Fatalf("brokers = %v", img.BrokerIDs())
+				}
+			}},
+		{name: "unregister unknown", rec: UnregisterBroker{NodeID: 1}, want: ErrUnknownBroker},
+
+		// Reassignment state
+		{name: "start reassignment", setup: []Record{CreateTopic{Name: "a", TopicID: tid(1), Partitions: parts(1, 1, 2)}},
+			rec: ChangePartition{TopicID: tid(1), Partition: 0, Leader: NoLeaderChange, Replicas: []int32{3, 1, 2},
+				SetReassignment: true, Adding: []int32{3}, Removing: []int32{2}},
+			check: func(t *testing.T, img Image) {
+				tp, _ := img.Topic("a")
+				p := tp.Partitions[0]
+				if !p.Reassigning() || len(p.Adding) != 1 || p.Removing[0] != 2 || p.PartitionEpoch != 1 || p.LeaderEpoch != 0 {
+					t.Fatalf("partition = %+v", p)
+				}
+				if got := p.TargetReplicas(); len(got) != 2 || got[0] != 3 || got[1] != 1 {
+					t.Fatalf("target = %v", got)
+				}
+			}},
+		{name: "reassignment adding a non-replica", setup: []Record{CreateTopic{Name: "a", TopicID: tid(1), Partitions: parts(1, 1, 2)}},
+			rec: ChangePartition{TopicID: tid(1), Partition: 0, Leader: NoLeaderChange, SetReassignment: true, Adding: []int32{3}},
+			want: ErrInvalidRecord},
+		{name: "reassignment removing every replica", setup: []Record{CreateTopic{Name: "a", TopicID: tid(1), Partitions: parts(1, 1, 2)}},
+			rec: ChangePartition{TopicID: tid(1), Partition: 0, Leader: NoLeaderChange, SetReassignment: true, Removing: []int32{1, 2}},
+			want: ErrInvalidRecord},
+
 		// CreateTopic
 		{name: "create topic", rec: CreateTopic{Name: "a", TopicID: tid(1), Partitions: parts(3, 1, 2), Configs: map[string]string{"x": "y"}},
 			check: func(t *testing.T, img Image) {
