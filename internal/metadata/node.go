@@ -48,17 +48,25 @@ type NodeConfig struct {
 	AdvertiseAddr string
 	// Voters is the initial quorum, used only on the very first start.
 	// Empty means this node alone. A node not listed does not bootstrap
-	// and waits to be added by the leader (not implemented yet).
+	// and waits to be added by the leader (AddNonvoter); once added, it
+	// finds itself in its stored configuration on every later start.
 	Voters []Voter
+	// SourceAddr, when set, is the local IP that outbound Raft connections
+	// are bound to (the property inter.node.source.address); "" lets the
+	// kernel choose.
+	SourceAddr string
 	// ClusterID is written by the first leader of a new cluster (default:
 	// a random UUID). On later starts it must match the stored one, or
 	// WaitReady fails.
 	ClusterID string
 	// Logger receives the node's logs (default slog.Default()).
 	Logger *slog.Logger
-	// HeartbeatTimeout and ElectionTimeout are Raft's (default: 50 ms for
-	// a single voter, so that it leads within ~100 ms; 1 s otherwise).
-	HeartbeatTimeout, ElectionTimeout time.Duration
+	// HeartbeatTimeout and ElectionTimeout are Raft's (default: 50 ms when
+	// this node is the only voter, so that it leads within ~100 ms; 500 ms
+	// otherwise, for a fast failover). LeaderLeaseTimeout is Raft's too
+	// (default: the heartbeat timeout for a single voter, 250 ms
+	// otherwise; never more than the heartbeat timeout).
+	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
 	// SnapshotThreshold is the number of new entries after which Raft
 	// snapshots the state (default 8192); TrailingLogs are kept after a
 	// snapshot (default 10240).
@@ -77,6 +85,7 @@ type Node struct {
 	raft  *raft.Raft
 	store *raftboltdb.BoltStore
 	addr  string
+	mux   *muxListener // the controller listener (closed by raft.Shutdown)
 
 	image atomic.Pointer[imageData]
 
@@ -175,22 +184,29 @@ func (n *Node) start(dir string) (err error) {
 			return fmt.Errorf("metadata: advertise address %q: %w", n.cfg.AdvertiseAddr, err)
 		}
 	}
-	trans, err := raft.NewTCPTransportWithLogger(n.cfg.BindAddr, advertise, 3, 10*time.Second, hl)
+	mux, err := newMuxListener(muxConfig{
+		bindAddr: n.cfg.BindAddr, advertise: advertise, sourceIP: n.cfg.SourceAddr, log: n.log,
+	})
 	if err != nil {
-		return fmt.Errorf("metadata: controller listener %s: %w", n.cfg.BindAddr, err)
+		return err
 	}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: mux, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl,
+	})
 	defer func() {
 		if err != nil {
 			_ = trans.Close()
 		}
 	}()
+	n.mux = mux
 	n.addr = string(trans.LocalAddr())
 
 	voters := n.cfg.Voters
 	if len(voters) == 0 {
 		voters = []Voter{{ID: n.cfg.NodeID, Addr: n.addr}}
 	}
-	rc := n.raftConfig(len(voters), hl)
+	soleVoter := len(voters) == 1 && voters[0].ID == n.cfg.NodeID
+	rc := n.raftConfig(soleVoter, hl)
 	existing, err := raft.HasExistingState(logs, store, snaps)
 	if err != nil {
 		return fmt.Errorf("metadata: inspect %s: %w", dir, err)
@@ -216,14 +232,14 @@ func (n *Node) start(dir string) (err error) {
 	return nil
 }
 
-func (n *Node) raftConfig(voters int, hl hclog.Logger) *raft.Config {
+func (n *Node) raftConfig(soleVoter bool, hl hclog.Logger) *raft.Config {
 	rc := raft.DefaultConfig()
 	rc.LocalID = serverID(n.cfg.NodeID)
 	rc.Logger = hl
 	hb := n.cfg.HeartbeatTimeout
 	if hb == 0 {
-		hb = time.Second
-		if voters == 1 {
+		hb = 500 * time.Millisecond
+		if soleVoter {
 			hb = 50 * time.Millisecond
 		}
 	}
@@ -232,7 +248,14 @@ func (n *Node) raftConfig(voters int, hl hclog.Logger) *raft.Config {
 		et = hb
 	}
 	rc.HeartbeatTimeout, rc.ElectionTimeout = hb, et
-	rc.LeaderLeaseTimeout = min(hb, 500*time.Millisecond)
+	lease := n.cfg.LeaderLeaseTimeout
+	if lease == 0 {
+		lease = 250 * time.Millisecond
+		if soleVoter {
+			lease = hb
+		}
+	}
+	rc.LeaderLeaseTimeout = min(lease, hb)
 	if n.cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = n.cfg.SnapshotThreshold
 	}
@@ -258,6 +281,13 @@ func containsVoter(vs []Voter, id int32) bool {
 
 // Addr returns the address of the controller listener (useful with port 0).
 func (n *Node) Addr() string { return n.addr }
+
+// ControllerAPIListener returns the listener of the controller-API
+// connections: those to the controller listener that began with
+// ControllerAPIPreface (consumed). It is listening when Open returns, so
+// peers may dial at once; connections wait (up to 64) until accepted.
+// Close of the node closes it; Accept then returns net.ErrClosed.
+func (n *Node) ControllerAPIListener() net.Listener { return n.mux.api }
 
 // Image returns the latest applied image. It never blocks.
 func (n *Node) Image() Image { return Image{d: n.image.Load()} }

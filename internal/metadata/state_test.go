@@ -77,10 +77,10 @@ func TestStateApply(t *testing.T) {
 				}
 			}},
 		{name: "reassignment adding a non-replica", setup: []Record{CreateTopic{Name: "a", TopicID: tid(1), Partitions: parts(1, 1, 2)}},
-			rec: ChangePartition{TopicID: tid(1), Partition: 0, Leader: NoLeaderChange, SetReassignment: true, Adding: []int32{3}},
+			rec:  ChangePartition{TopicID: tid(1), Partition: 0, Leader: NoLeaderChange, SetReassignment: true, Adding: []int32{3}},
 			want: ErrInvalidRecord},
 		{name: "reassignment removing every replica", setup: []Record{CreateTopic{Name: "a", TopicID: tid(1), Partitions: parts(1, 1, 2)}},
-			rec: ChangePartition{TopicID: tid(1), Partition: 0, Leader: NoLeaderChange, SetReassignment: true, Removing: []int32{1, 2}},
+			rec:  ChangePartition{TopicID: tid(1), Partition: 0, Leader: NoLeaderChange, SetReassignment: true, Removing: []int32{1, 2}},
 			want: ErrInvalidRecord},
 
 		// CreateTopic
