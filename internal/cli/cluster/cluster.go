@@ -1,5 +1,18 @@
 // Package cluster implements `samsa cluster`: commands about the cluster as a
-// whole rather than one topic or group.
+// whole rather than one topic or group, one file per verb:
+//
+//   - info: cluster id, controller, brokers (DescribeCluster or Metadata).
+//   - rebalance: even out replicas and preferred leaders across brokers.
+//   - decommission N: drain broker N, then unregister it (UnregisterBroker).
+//   - reassignments: the partition reassignments in progress.
+//   - elect-leaders: preferred or unclean leader elections.
+//
+// All of them use only Kafka admin APIs through franz-go (Metadata,
+// AlterPartitionReassignments 45, ListPartitionReassignments 46,
+// ElectLeaders 43, UnregisterBroker 64), so they work against any
+// Kafka-compatible cluster. The plans come from the pure planner in
+// subpackage plan; flow (reassign.go) carries a plan out: submit in chunks,
+// wait with progress, elect preferred leaders.
 package cluster
 
 import (
@@ -13,16 +26,27 @@ func NewCommand() *cobra.Command {
 	cf := clientflags.New()
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Inspect the cluster",
-		Long: `Inspect the cluster: its id, controller and brokers.
+		Short: "Inspect and rebalance the cluster",
+		Long: `Inspect the cluster (its id, controller and brokers), move partitions
+between brokers and elect leaders.
 
 Examples:
   samsa cluster info
-  samsa cluster info --format json`,
+  samsa cluster info --format json
+  samsa cluster rebalance --dry-run
+  samsa cluster decommission 3
+  samsa cluster reassignments
+  samsa cluster elect-leaders --topic orders`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cf.Register(cmd.PersistentFlags())
-	cmd.AddCommand(newInfoCommand(cf))
+	cmd.AddCommand(
+		newInfoCommand(cf),
+		newRebalanceCommand(cf),
+		newDecommissionCommand(cf),
+		newReassignmentsCommand(cf),
+		newElectLeadersCommand(cf),
+	)
 	return cmd
 }
