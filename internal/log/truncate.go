@@ -28,7 +28,11 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	start, end := l.startOffset.Load(), l.nextOffset.Load()
 	if offset >= end {
-		return nil
+		// Nothing to cut, but an epoch that started at the end and wrote
+		// nothing (a leader that never appended) is dropped, as Kafka
+		// does: otherwise a follower keeps reporting it and diverges
+		// forever.
+		return l.epochs.truncateFromEnd(offset)
 	}
 	if offset < start {
 		return fmt.Errorf("%w: truncate to %d below log start %d", ErrOffsetOutOfRange, offset, start)

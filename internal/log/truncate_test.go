@@ -156,3 +156,22 @@ func TestTruncateKeepsOutstandingReadsSafe(t *testing.T) {
 		t.Fatalf("read of a segment deleted by truncation: %v", err)
 	}
 }
+
+// A leader epoch that started at the log end and wrote nothing is dropped by
+// a truncation to the end: a follower must not keep reporting it.
+func TestTruncateToEndDropsEmptyEpoch(t *testing.T) {
+	l, _ := memLog(t, testConfig(nil))
+	mustAppend(t, l, simpleBatch(2, 100, 200), 1)
+	if err := l.AssignEpochStartOffset(2, l.LogEndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := l.LatestEpoch(); e != 2 {
+		t.Fatalf("latest epoch %d, want 2", e)
+	}
+	if err := l.TruncateTo(l.LogEndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := l.LatestEpoch(); e != 1 || l.LogEndOffset() != 2 {
+		t.Fatalf("latest epoch %d, end %d; want 1, 2", e, l.LogEndOffset())
+	}
+}
