@@ -15,12 +15,43 @@
 // Validation follows Kafka's ReplicationControlManager and
 // ConfigurationControlManager: the same checks, in the same order, with the
 // same error codes and messages where Kafka has them. Placement
-// (placement.go) spreads leaders round-robin over the registered brokers,
-// starting at the least-loaded one, and never puts two replicas of a
-// partition on one broker.
+// (placement.go) spreads leaders round-robin over the live (registered and
+// unfenced) brokers, starting at the least-loaded one, and never puts two
+// replicas of a partition on one broker.
 //
-// The controller holds no goroutines; all methods are safe for concurrent
-// use and return after the proposal is applied (or failed).
+// The cluster decisions follow Kafka's KRaft controller:
+//
+//  1. Liveness (liveness.go): brokers register (BrokerRegistration; a new
+//     registration is fenced) and heartbeat (BrokerHeartbeat). The lease
+//     table lives only in the controller's memory: a newly elected
+//     controller gives every broker a fresh lease. A broker that has
+//     caught up with the metadata log is unfenced; one whose lease expired
+//     (Config.SessionTimeout), that asks to be fenced, or that asks for a
+//     controlled shutdown is fenced.
+//  2. Fencing a broker (liveness.go, plan.go) takes it out of every ISR
+//     and moves its leaderships to the first live ISR member in replica
+//     order, in the same Batch as the FenceBroker record. When no live ISR member is
+//     left the partition keeps its ISR (every member has every committed
+//     record) and has no leader, unless unclean.leader.election.enable
+//     lets any live replica take over.
+//  3. Elections: leaderless partitions get a leader as soon as an ISR
+//     member is live again; preferred-leader election (ElectLeaders, and
+//     periodically with Config.AutoLeaderRebalance) moves leadership back
+//     to the first replica.
+//  4. ISR changes come from partition leaders (AlterPartition,
+//     alter_partition.go), checked against broker, leader and partition
+//     epochs.
+//  5. Reassignments (reassign.go) follow Kafka's adding/removing scheme and
+//     complete as soon as every added replica joined the ISR.
+//
+// Run (run.go) is the only goroutine: its ticks fence expired brokers,
+// repair what an interrupted decision left behind, complete
+// reassignments and balance leaders. Everything else runs on the caller's
+// goroutine; all methods are safe for concurrent use and return after the
+// proposal is applied (or failed).
+//
+// Lock order: mu (decide-then-propose) before leaseMu (the lease table);
+// leaseMu is never held while waiting for anything.
 package controller
 
 import (
@@ -33,6 +64,7 @@ import (
 	"maps"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -55,6 +87,13 @@ type Log interface {
 const (
 	DefaultMaxPartitionsPerRequest = 100_000
 	DefaultProducerIDBlockSize     = 1000
+	// DefaultSessionTimeout is broker.session.timeout.ms.
+	DefaultSessionTimeout = 2 * time.Second
+	// DefaultLeaderImbalanceCheckInterval is
+	// leader.imbalance.check.interval.seconds.
+	DefaultLeaderImbalanceCheckInterval = 30 * time.Second
+	// DefaultTickInterval is how often Run checks leases.
+	DefaultTickInterval = 100 * time.Millisecond
 )
 
 // Config tunes a Controller.
@@ -80,6 +119,21 @@ type Config struct {
 	Rand io.Reader
 	// Logger receives the controller's logs (default slog.Default()).
 	Logger *slog.Logger
+
+	// SessionTimeout is broker.session.timeout.ms: an unfenced broker
+	// whose last heartbeat is older is fenced (default 2 s).
+	SessionTimeout time.Duration
+	// AutoLeaderRebalance is auto.leader.rebalance.enable: Run elects
+	// preferred leaders every LeaderImbalanceCheckInterval. Kafka's
+	// default is true; the zero Config leaves it off.
+	AutoLeaderRebalance bool
+	// LeaderImbalanceCheckInterval is
+	// leader.imbalance.check.interval.seconds (default 30 s).
+	LeaderImbalanceCheckInterval time.Duration
+	// TickInterval is the period of Run's checks (default 100 ms).
+	TickInterval time.Duration
+	// Now is the clock of leases and periodic tasks (default time.Now).
+	Now func() time.Time
 }
 
 // Controller validates admin requests and proposes the resulting records.
@@ -89,6 +143,16 @@ type Controller struct {
 	lg  *slog.Logger
 
 	mu sync.Mutex // serialises decide-then-propose; held across Propose
+
+	leaseMu sync.Mutex // guards the fields below; taken after mu, never held while waiting
+	// active is true while this controller believes it leads the quorum;
+	// becoming active gives every broker a fresh lease.
+	active bool
+	// leases maps a broker to its heartbeat lease.
+	leases map[int32]*lease
+	// lastRebalance is when the last periodic preferred-leader election
+	// ran (or when this controller became active).
+	lastRebalance time.Time
 }
 
 // New returns a controller proposing through log.
@@ -111,7 +175,19 @@ func New(log Log, cfg Config) *Controller {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Controller{log: log, cfg: cfg, lg: cfg.Logger.With("component", "controller")}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = DefaultSessionTimeout
+	}
+	if cfg.LeaderImbalanceCheckInterval <= 0 {
+		cfg.LeaderImbalanceCheckInterval = DefaultLeaderImbalanceCheckInterval
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = DefaultTickInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Controller{log: log, cfg: cfg, lg: cfg.Logger.With("component", "controller"), leases: map[int32]*lease{}}
 }
 
 // Error is a Kafka error code with a message, returned by the methods that
@@ -200,32 +276,62 @@ type BrokerRegistration struct {
 
 // RegisterBroker records a starting broker and returns its broker epoch.
 // Registering again with the same incarnation and address is a no-op that
-// returns the existing epoch; a new incarnation gets a new epoch. Errors
-// are *Error (INVALID_REQUEST, NOT_CONTROLLER, REQUEST_TIMED_OUT).
+// returns the existing epoch; a new incarnation gets a new epoch, and in
+// the same Raft entry the broker is taken out of every ISR and leadership
+// it still held (a restarted process is not in sync). A registration is
+// fenced until the broker's heartbeats show it caught up (BrokerHeartbeat).
+// Errors are *Error (INVALID_REQUEST, NOT_CONTROLLER, REQUEST_TIMED_OUT).
 func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration) (int64, error) {
+	return c.register(ctx, reg, "")
+}
+
+func validateRegistration(reg BrokerRegistration) *Error {
 	switch {
 	case reg.NodeID < 0:
-		return 0, &Error{Code: kerr.InvalidRequest, Message: fmt.Sprintf("broker id %d is negative", reg.NodeID)}
+		return &Error{Code: kerr.InvalidRequest, Message: fmt.Sprintf("broker id %d is negative", reg.NodeID)}
 	case reg.Host == "" || len(reg.Host) > metadata.MaxHostLen:
-		return 0, &Error{Code: kerr.InvalidRequest, Message: "broker host must have 1 to 255 bytes"}
+		return &Error{Code: kerr.InvalidRequest, Message: "broker host must have 1 to 255 bytes"}
 	case reg.Port <= 0 || reg.Port > math.MaxUint16:
-		return 0, &Error{Code: kerr.InvalidRequest, Message: fmt.Sprintf("broker port %d is out of range", reg.Port)}
+		return &Error{Code: kerr.InvalidRequest, Message: fmt.Sprintf("broker port %d is out of range", reg.Port)}
 	case len(reg.Rack) > metadata.MaxHostLen:
-		return 0, &Error{Code: kerr.InvalidRequest, Message: "broker rack is longer than 255 bytes"}
+		return &Error{Code: kerr.InvalidRequest, Message: "broker rack is longer than 255 bytes"}
+	}
+	return nil
+}
+
+// register is RegisterBroker with an optional cluster id to check
+// (INCONSISTENT_CLUSTER_ID when it differs from the cluster's).
+func (c *Controller) register(ctx context.Context, reg BrokerRegistration, clusterID string) (int64, error) {
+	if e := validateRegistration(reg); e != nil {
+		return 0, e
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	img, err := c.log.LeaderImage(ctx)
+	img, err := c.leaderImage(ctx)
 	if err != nil {
 		return 0, errorOf(err)
 	}
-	if b, ok := img.Broker(reg.NodeID); ok && b.Host == reg.Host && b.Port == reg.Port &&
-		b.Rack == reg.Rack && b.IncarnationID == reg.IncarnationID {
-		return b.Epoch, nil
+	if clusterID != "" && img.ClusterID() != "" && clusterID != img.ClusterID() {
+		return 0, &Error{Code: kerr.InconsistentClusterID,
+			Message: fmt.Sprintf("broker %d belongs to cluster %s, this is cluster %s", reg.NodeID, clusterID, img.ClusterID())}
 	}
-	img, err = c.log.Propose(ctx, metadata.RegisterBroker{
+	old, existed := img.Broker(reg.NodeID)
+	if existed && old.Host == reg.Host && old.Port == reg.Port &&
+		old.Rack == reg.Rack && old.IncarnationID == reg.IncarnationID {
+		c.renewLease(reg.NodeID, old.Epoch)
+		return old.Epoch, nil
+	}
+	var changes []metadata.Record
+	if existed {
+		// The old incarnation's ISR memberships and leaderships end with
+		// it; the new one is fenced until it has caught up.
+		pl := newPlan(img, c.uncleanFunc(img))
+		pl.removeBroker(reg.NodeID, c.liveExcept(img, reg.NodeID, nil))
+		changes = pl.records()
+	}
+	img, err = c.proposeChanges(ctx, img, nil, changes, []metadata.Record{metadata.RegisterBroker{
 		NodeID: reg.NodeID, Host: reg.Host, Port: reg.Port, Rack: reg.Rack, IncarnationID: reg.IncarnationID,
-	})
+	}})
 	if err != nil {
 		return 0, errorOf(err)
 	}
@@ -233,7 +339,9 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 	if !ok {
 		return 0, &Error{Code: kerr.UnknownServerError, Message: "registration applied but broker missing"}
 	}
-	c.lg.Info("broker registered", "node", reg.NodeID, "host", reg.Host, "port", reg.Port, "epoch", b.Epoch)
+	c.renewLease(reg.NodeID, b.Epoch)
+	c.lg.Info("broker registered", "node", reg.NodeID, "host", reg.Host, "port", reg.Port, "epoch", b.Epoch,
+		"previous_epoch", old.Epoch, "partitions_changed", len(changes))
 	return b.Epoch, nil
 }
 
@@ -245,7 +353,7 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 func (c *Controller) AllocateProducerIDBlock(ctx context.Context, nodeID int32, brokerEpoch int64) (first int64, count int32, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	img, err := c.log.LeaderImage(ctx)
+	img, err := c.leaderImage(ctx)
 	if err != nil {
 		return 0, 0, errorOf(err)
 	}

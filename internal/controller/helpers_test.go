@@ -22,6 +22,11 @@ type memLog struct {
 	leaderErr  error // returned by LeaderImage and Propose
 	proposeErr error // returned by Propose only
 	proposals  int
+	// rejected counts proposals the state machine refused, with the
+	// last refusal: the controller must never propose an invalid change.
+	rejected    int
+	lastReject  error
+	proposedLog []metadata.Record
 }
 
 func newMemLog() *memLog { return &memLog{state: metadata.NewState()} }
@@ -54,8 +59,23 @@ func (m *memLog) Propose(_ context.Context, rec metadata.Record) (metadata.Image
 	}
 	m.proposals++
 	m.index++
+	m.proposedLog = append(m.proposedLog, dec)
 	err = m.state.Apply(m.index, dec)
+	if err != nil {
+		m.rejected++
+		m.lastReject = err
+	}
 	return m.state.Image(), err
+}
+
+// noRejects fails the test if a proposal was refused by the state.
+func (m *memLog) noRejects(t *testing.T) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rejected > 0 {
+		t.Fatalf("%d proposal(s) rejected by the state machine, last: %v", m.rejected, m.lastReject)
+	}
 }
 
 func (m *memLog) image() metadata.Image {
@@ -72,14 +92,16 @@ func (m *memLog) apply(t *testing.T, rec metadata.Record) {
 }
 
 // newTestController returns a controller over a memLog with brokers
-// registered (ids 1..n).
+// registered and unfenced (ids 1..n).
 func newTestController(t *testing.T, brokers int, mut ...func(*Config)) (*Controller, *memLog) {
 	t.Helper()
 	m := newMemLog()
 	for id := 1; id <= brokers; id++ {
 		m.apply(t, metadata.RegisterBroker{NodeID: int32(id), Host: "127.0.0.1", Port: int32(9090 + id)})
+		b, _ := m.image().Broker(int32(id))
+		m.apply(t, metadata.UnfenceBroker{NodeID: int32(id), Epoch: b.Epoch})
 	}
-	cfg := Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := Config{Logger: discard()}
 	for _, f := range mut {
 		f(&cfg)
 	}
@@ -100,3 +122,5 @@ func checkErr(t *testing.T, what string, got *kerr.Error, msg string, want *kerr
 }
 
 func ctx() context.Context { return context.Background() }
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -31,7 +31,7 @@ type CreatePartitionsResult struct {
 // UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS when the count is not an
 // increase or exceeds the limits, INVALID_REPLICA_ASSIGNMENT for bad manual
 // assignments, INVALID_REPLICATION_FACTOR when the topic's replication
-// factor exceeds the registered brokers. New partitions get the topic's
+// factor exceeds the live brokers. New partitions get the topic's
 // replication factor. All accepted topics grow in one Raft entry.
 func (c *Controller) CreatePartitions(ctx context.Context, specs []PartitionsSpec, validateOnly bool) []CreatePartitionsResult {
 	results := make([]CreatePartitionsResult, len(specs))
@@ -40,7 +40,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, specs []PartitionsSpe
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	img, err := c.log.LeaderImage(ctx)
+	img, err := c.leaderImage(ctx)
 	if err != nil {
 		code, msg := kafkaError(err)
 		for i := range results {
@@ -52,7 +52,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, specs []PartitionsSpe
 	for _, s := range specs {
 		counts[s.Topic]++
 	}
-	brokers := img.BrokerIDs()
+	brokers := img.LiveBrokerIDs()
 	start := leastLoadedStart(img, brokers)
 	budget := c.cfg.MaxPartitionsPerRequest
 	var records []metadata.Record
@@ -129,5 +129,9 @@ func (c *Controller) planPartitions(img metadata.Image, s PartitionsSpec, broker
 			return metadata.CreatePartitions{}, refuse(kerr.InvalidReplicationFactor, "%s", err.Error())
 		}
 	}
-	return metadata.CreatePartitions{TopicID: t.ID, New: newPartitions(current, replicas)}, nil
+	parts, terr := newPartitions(current, replicas, img.IsLive)
+	if terr != nil {
+		return metadata.CreatePartitions{}, terr
+	}
+	return metadata.CreatePartitions{TopicID: t.ID, New: parts}, nil
 }

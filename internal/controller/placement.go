@@ -9,8 +9,8 @@ import (
 	"github.com/samsa-streaming/samsa/internal/metadata"
 )
 
-// place assigns rf replicas to each of count partitions over brokers (node
-// ids, sorted, distinct). Partition i (0-based within the call) is led by
+// place assigns rf replicas to each of count partitions over brokers (the
+// live node ids, sorted, distinct; Kafka's message says "registered"). Partition i (0-based within the call) is led by
 // brokers[(start+i) mod n], so the leaders of one call differ by at most
 // one per broker. Its followers are the next brokers after the leader,
 // skipping a distance that grows by one every n partitions (so that the
@@ -59,18 +59,26 @@ func leastLoadedStart(img metadata.Image, brokers []int32) int {
 }
 
 // newPartitions builds the assignments for partitions [first, first+len)
-// from replica lists: every replica in the ISR, the first one leading.
-func newPartitions(first int32, replicas [][]int32) []metadata.PartitionAssignment {
+// from replica lists: the live replicas form the ISR, the first of them
+// leads (as Kafka's KRaft controller does, so that a manual assignment
+// naming a fenced broker does not make it leader). A partition without a
+// live replica is refused with Kafka's INVALID_REPLICA_ASSIGNMENT.
+func newPartitions(first int32, replicas [][]int32, live liveFunc) ([]metadata.PartitionAssignment, *topicError) {
 	out := make([]metadata.PartitionAssignment, len(replicas))
 	for i, r := range replicas {
+		isr := keep(r, live)
+		if len(isr) == 0 {
+			return nil, refuse(kerr.InvalidReplicaAssignment,
+				"All brokers specified in the manual partition assignment for partition %d are fenced or in controlled shutdown.", first+int32(i))
+		}
 		out[i] = metadata.PartitionAssignment{
 			Partition: first + int32(i),
 			Replicas:  r,
-			ISR:       slices.Clone(r),
-			Leader:    r[0],
+			ISR:       isr,
+			Leader:    isr[0],
 		}
 	}
-	return out
+	return out, nil
 }
 
 // topicError is a per-topic (or per-resource) refusal.

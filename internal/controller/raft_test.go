@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/metadata"
 )
@@ -43,6 +44,12 @@ func TestControllerOnRaft(t *testing.T) {
 	epoch, err := c.RegisterBroker(rctx, BrokerRegistration{NodeID: 1, Host: "127.0.0.1", Port: 9092, IncarnationID: [16]byte{9}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The registration is fenced until a heartbeat shows it caught up.
+	hb := kmsg.NewPtrBrokerHeartbeatRequest()
+	hb.BrokerID, hb.BrokerEpoch, hb.CurrentMetadataOffset = 1, epoch, int64(node.Image().Index())
+	if r := c.BrokerHeartbeat(rctx, hb); r.ErrorCode != 0 || r.IsFenced || !r.IsCaughtUp {
+		t.Fatalf("heartbeat: %+v", r)
 	}
 	res := c.CreateTopics(rctx, []TopicSpec{
 		{Name: "orders", NumPartitions: 3, ReplicationFactor: 1, Configs: map[string]*string{"retention.ms": str("60000")}},

@@ -56,7 +56,7 @@ func (c *Controller) CreateTopics(ctx context.Context, specs []TopicSpec, valida
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	img, err := c.log.LeaderImage(ctx)
+	img, err := c.leaderImage(ctx)
 	if err != nil {
 		code, msg := kafkaError(err)
 		for i := range results {
@@ -70,7 +70,7 @@ func (c *Controller) CreateTopics(ctx context.Context, specs []TopicSpec, valida
 		counts[s.Name]++
 	}
 	defaults := c.brokerDefaults(img)
-	brokers := img.BrokerIDs()
+	brokers := img.LiveBrokerIDs()
 	start := leastLoadedStart(img, brokers)
 	budget := c.cfg.MaxPartitionsPerRequest
 	// Names and ids taken by topics accepted earlier in this request.
@@ -230,7 +230,7 @@ func manualPartitions(img metadata.Image, s TopicSpec) ([]metadata.PartitionAssi
 		}
 		replicas[i] = r
 	}
-	return newPartitions(0, replicas), nil
+	return newPartitions(0, replicas, img.IsLive)
 }
 
 func (c *Controller) autoPartitions(s TopicSpec, brokers []int32, start int) ([]metadata.PartitionAssignment, *topicError) {
@@ -257,7 +257,7 @@ func (c *Controller) autoPartitions(s TopicSpec, brokers []int32, start int) ([]
 	if err != nil {
 		return nil, refuse(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): %s", rf, err.Error())
 	}
-	return newPartitions(0, replicas), nil
+	return newPartitions(0, replicas, func(int32) bool { return true })
 }
 
 // newTopicID draws a random topic id unused in img and in this request.
@@ -300,7 +300,7 @@ func (c *Controller) DeleteTopics(ctx context.Context, refs []TopicRef) []Delete
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	img, err := c.log.LeaderImage(ctx)
+	img, err := c.leaderImage(ctx)
 	if err != nil {
 		code, msg := kafkaError(err)
 		for i := range results {

@@ -182,8 +182,8 @@ func TestCreateTopicsBatch(t *testing.T) {
 			t.Errorf("%s: %v (%s), want %v", r.Name, r.Err, r.ErrMessage, wantErr[i])
 		}
 	}
-	if m.proposals != 2 { // 1 broker registration + 1 batch
-		t.Fatalf("%d proposals, want one batch", m.proposals-1)
+	if m.proposals != 3 { // 1 broker registration + unfence + 1 batch
+		t.Fatalf("%d proposals, want one batch", m.proposals-2)
 	}
 	if got := m.image().TopicCount(); got != 3 {
 		t.Fatalf("%d topics, want 3", got)
@@ -199,7 +199,7 @@ func TestCreateTopicsValidateOnly(t *testing.T) {
 	if res[0].Err != nil || res[0].NumPartitions != 2 || len(res[0].Configs) == 0 {
 		t.Fatalf("result %+v", res[0])
 	}
-	if m.image().TopicCount() != 0 || m.proposals != 1 {
+	if m.image().TopicCount() != 0 || m.proposals != 2 {
 		t.Fatal("validateOnly created something")
 	}
 }
