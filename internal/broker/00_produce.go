@@ -13,8 +13,14 @@ package broker
 // gaps with OUT_OF_ORDER_SEQUENCE_NUMBER) and appends it.
 //
 // acks=0 gets no response; acks=1 is answered after the leader's append;
-// acks=-1 (all) after the high watermark passed the batch, parked (never
-// blocking the connection) until then or until the request timeout.
+// acks=-1 (all) after the high watermark passed the batch (every ISR member
+// has it), parked (never blocking the connection) until then or until the
+// request timeout. acks=all is refused with NOT_ENOUGH_REPLICAS before the
+// append when the ISR is smaller than min.insync.replicas, and answered
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND when it shrank below it before the batch
+// was committed. A partition that stopped leading while the answer waited
+// gets NOT_LEADER_OR_FOLLOWER: the batch may or may not survive, and an
+// idempotent producer's retry to the new leader is deduplicated.
 //
 // Not implemented: transactional produce (transactions are a later issue);
 // v12 (KIP-890) and v13 (topic ids).
@@ -39,7 +45,8 @@ type pendingAck struct {
 	p          *partition.Partition
 	resp       *kmsg.ProduceResponseTopicPartition
 	lastOffset int64
-	durable    bool // fsync-on-ack: also wait until the batch is on disk
+	epoch      int32 // the leader epoch the batch was appended in
+	durable    bool  // fsync-on-ack: also wait until the batch is on disk
 }
 
 func (b *Broker) handleProduce(ctx context.Context, r *wire.Request) (*wire.Response, error) {
@@ -67,8 +74,15 @@ func (b *Broker) handleProduce(ctx context.Context, r *wire.Request) (*wire.Resp
 				res, err = p.AppendProduce(rp.Records)
 				if err == nil {
 					sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.BaseOffset, res.LogAppendTime, res.LogStartOffset
-					if req.Acks == -1 && (!p.Committed(res.LastOffset) || p.NeedsDurableAck()) {
-						pending = append(pending, pendingAck{p: p, resp: sp, lastOffset: res.LastOffset, durable: p.NeedsDurableAck()})
+					if req.Acks == -1 {
+						done, ackErr := p.AckError(res.LeaderEpoch, res.LastOffset)
+						switch {
+						case !done || p.NeedsDurableAck():
+							pending = append(pending, pendingAck{p: p, resp: sp, lastOffset: res.LastOffset,
+								epoch: res.LeaderEpoch, durable: p.NeedsDurableAck()})
+						case ackErr != nil:
+							err = ackErr
+						}
 					}
 				}
 				b.metrics.produced(len(rp.Records), err)
@@ -107,6 +121,11 @@ func (b *Broker) produceTarget(req *kmsg.ProduceRequest, topic *topicView, index
 	if topic.internal && !b.allowInternalWrites {
 		return nil, kerr.InvalidTopicException
 	}
+	if req.Acks == -1 {
+		if err := pv.local.CheckEnoughReplicas(); err != nil {
+			return nil, err
+		}
+	}
 	return pv.local, nil
 }
 
@@ -128,10 +147,14 @@ func (b *Broker) parkProduce(resp *kmsg.ProduceResponse, pending []pendingAck, t
 			}
 			left := pending[:0]
 			for _, pa := range pending {
-				if !pa.p.Committed(pa.lastOffset) {
+				done, err := pa.p.AckError(pa.epoch, pa.lastOffset)
+				if !done {
 					left = append(left, pa)
-				} else {
-					pa.p.Unpark(w)
+					continue
+				}
+				pa.p.Unpark(w)
+				if err != nil && pa.resp.ErrorCode == 0 {
+					setError(&pa.resp.ErrorCode, &pa.resp.ErrorMessage, err)
 				}
 			}
 			pending = left

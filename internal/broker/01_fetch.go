@@ -16,9 +16,13 @@ package broker
 // one UNKNOWN_LEADER_EPOCH, and a LastFetchedEpoch whose end offset is below
 // the fetch offset is answered with DivergingEpoch. v13+ names topics by id.
 //
-// Not implemented yet: follower fetches (replica id >= 0, the replication
-// issue), rack-aware preferred read replicas (KIP-392), zero-copy sendfile of
-// record data (records are read with pread into the response).
+// Followers fetch with their node id as the replica id (ReplicaID before
+// v15, ReplicaState from v15): they read up to the log end offset, their
+// fetch offsets tell the leader what they have (moving the high watermark
+// and the ISR, see package partition), and their long polls wake on every
+// append rather than on high-watermark moves.
+//
+// Not implemented yet: rack-aware preferred read replicas (KIP-392).
 
 import (
 	"context"
@@ -27,6 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	samsalog "github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/wire"
 )
@@ -47,6 +52,13 @@ type fetchPlan struct {
 	// included lists, in response order, the indexes into keys/parts of the
 	// partitions the last build put in the response.
 	included []int
+	// replicaID is the fetching follower's node id, -1 for consumers.
+	// Followers read up to the log end, not the high watermark, and
+	// their fetch offsets move the leader's high watermark.
+	replicaID int32
+	// followerRecorded is set once the follower's fetch offsets were
+	// given to the partitions (the first build).
+	followerRecorded bool
 }
 
 func (b *Broker) handleFetch(ctx context.Context, r *wire.Request) (*wire.Response, error) {
@@ -103,6 +115,10 @@ func (b *Broker) parkFetch(plan *fetchPlan, reads *fetchReads, wait time.Duratio
 			parked = append(parked, p)
 		}
 	}
+	park, unpark := (*partition.Partition).Park, (*partition.Partition).Unpark
+	if plan.replicaID >= 0 {
+		park, unpark = (*partition.Partition).ParkData, (*partition.Partition).UnparkData
+	}
 	w := partition.NewWakeup()
 	go func() {
 		defer close(ready)
@@ -110,12 +126,12 @@ func (b *Broker) parkFetch(plan *fetchPlan, reads *fetchReads, wait time.Duratio
 		defer timer.Stop()
 		defer func() {
 			for _, p := range parked {
-				p.Unpark(w)
+				unpark(p, w)
 			}
 		}()
 		for {
 			for _, p := range parked {
-				p.Park(w)
+				park(p, w)
 			}
 			// Check after parking: data that arrived between the first
 			// check and the registration rang no bell.
@@ -147,7 +163,7 @@ func (b *Broker) fetchAvailable(plan *fetchPlan) int {
 		if p == nil {
 			return 1 << 30 // an error to report: answer now
 		}
-		r, err := p.Read(plan.parts[i].fetchOffset, plan.parts[i].partitionMaxBytes, readCommitted)
+		r, err := plan.read(p, plan.parts[i].fetchOffset, plan.parts[i].partitionMaxBytes, readCommitted)
 		if err != nil {
 			return 1 << 30
 		}
@@ -177,6 +193,9 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 	}
 	total, hasError := 0, false
 	plan.included = plan.included[:0]
+	now := time.Now()
+	recordFollower := plan.replicaID >= 0 && !plan.followerRecorded
+	plan.followerRecorded = true
 	var cur *kmsg.FetchResponseTopic
 	for i, k := range plan.keys {
 		sp := plan.parts[i]
@@ -191,9 +210,16 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 			if diverged, ok := divergingEpoch(p, sp); ok {
 				rp.DivergingEpoch = diverged
 			} else {
-				var n int
-				n, err = b.readInto(&rp, reads, p, sp, maxBytes-total, total == 0, readCommitted)
-				total += n
+				if recordFollower {
+					if err = p.FollowerFetched(plan.replicaID, sp.fetchOffset, now); err == nil {
+						rp.HighWatermark = p.HighWatermark()
+					}
+				}
+				if err == nil {
+					var n int
+					n, err = b.readInto(&rp, reads, plan, p, sp, maxBytes-total, total == 0, readCommitted)
+					total += n
+				}
 			}
 		}
 		if err != nil {
@@ -243,6 +269,15 @@ func (b *Broker) fetchTarget(view *clusterView, k fetchKey, sp *sessionPartition
 	return pv.local, nil
 }
 
+// read reads a partition for this plan: up to the log end for a follower,
+// up to the high watermark (or last stable offset) for a consumer.
+func (plan *fetchPlan) read(p *partition.Partition, offset int64, maxBytes int32, readCommitted bool) (samsalog.ReadResult, error) {
+	if plan.replicaID >= 0 {
+		return p.ReadReplica(offset, maxBytes)
+	}
+	return p.Read(offset, maxBytes, readCommitted)
+}
+
 // divergingEpoch checks a consumer's LastFetchedEpoch (v12+): if the log has
 // no such epoch ending at or after the fetch offset, the client must truncate.
 func divergingEpoch(p *partition.Partition, sp *sessionPartition) (kmsg.FetchResponseTopicPartitionDivergingEpoch, bool) {
@@ -266,7 +301,7 @@ func divergingEpoch(p *partition.Partition, sp *sessionPartition) (kmsg.FetchRes
 // nothing was included yet, so one whole batch is returned even beyond the
 // limits (KIP-74). Large reads stay in the segment file and are sent with
 // sendfile (see fetch_zerocopy.go).
-func (b *Broker) readInto(rp *kmsg.FetchResponseTopicPartition, reads *fetchReads, p *partition.Partition, sp *sessionPartition, budget int, first bool, readCommitted bool) (int, error) {
+func (b *Broker) readInto(rp *kmsg.FetchResponseTopicPartition, reads *fetchReads, plan *fetchPlan, p *partition.Partition, sp *sessionPartition, budget int, first bool, readCommitted bool) (int, error) {
 	if budget <= 0 && !first {
 		return 0, nil
 	}
@@ -277,7 +312,7 @@ func (b *Broker) readInto(rp *kmsg.FetchResponseTopicPartition, reads *fetchRead
 	if limit <= 0 {
 		limit = 1
 	}
-	res, err := p.Read(sp.fetchOffset, int32(limit), readCommitted)
+	res, err := plan.read(p, sp.fetchOffset, int32(limit), readCommitted)
 	if err != nil {
 		return 0, err
 	}
@@ -310,7 +345,13 @@ func (b *Broker) readInto(rp *kmsg.FetchResponseTopicPartition, reads *fetchRead
 // planFetch resolves the request's session and the list of partitions to
 // read.
 func (b *Broker) planFetch(req *kmsg.FetchRequest) (*fetchPlan, error) {
-	plan := &fetchPlan{req: req}
+	plan := &fetchPlan{req: req, replicaID: req.ReplicaID}
+	if req.Version >= 15 {
+		plan.replicaID = req.ReplicaState.ID
+	}
+	if plan.replicaID < 0 {
+		plan.replicaID = -1
+	}
 	full := req.SessionEpoch <= 0
 	if req.Version >= 7 {
 		switch {

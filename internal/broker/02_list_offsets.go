@@ -43,6 +43,10 @@ func (b *Broker) handleListOffsets(ctx context.Context, r *wire.Request) (*wire.
 			if err == nil {
 				sp.LeaderEpoch = pv.leaderEpoch
 				sp.Offset, sp.Timestamp, err = p.ListOffset(rp.Timestamp, readCommitted)
+				if rp.Timestamp == partition.LatestTimestamp && req.ReplicaID >= 0 {
+					// A follower resolving OFFSET_OUT_OF_RANGE: the log end.
+					sp.Offset = p.LogEndOffset()
+				}
 				if rp.Timestamp == partition.MaxTimestamp && req.Version < 7 {
 					err = kerr.UnsupportedVersion
 				}

@@ -19,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/samsa-streaming/samsa/internal/controller"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/wire"
 )
@@ -91,7 +90,7 @@ func (b *Broker) autoCreate(ctx context.Context, req *kmsg.MetadataRequest, view
 	if !b.cfg.AutoCreateTopics || (req.Version >= 4 && !req.AllowAutoTopicCreation) {
 		return view
 	}
-	var specs []controller.TopicSpec
+	var topics []kmsg.CreateTopicsRequestTopic
 	seen := map[string]bool{}
 	for _, rt := range req.Topics {
 		if rt.Topic == nil || view.topics[*rt.Topic] != nil || seen[*rt.Topic] {
@@ -102,18 +101,22 @@ func (b *Broker) autoCreate(ctx context.Context, req *kmsg.MetadataRequest, view
 		if metadata.ValidateTopicName(name) != nil || metadata.IsInternalTopic(name) {
 			continue
 		}
-		specs = append(specs, controller.TopicSpec{Name: name, NumPartitions: -1, ReplicationFactor: -1})
+		topics = append(topics, topicRequest(name, -1, -1, nil))
 	}
-	if len(specs) == 0 {
+	if len(topics) == 0 {
 		return view
 	}
 	ctx, cancel := context.WithTimeout(ctx, autoCreateTimeout)
 	defer cancel()
-	for _, res := range b.ctl.CreateTopics(ctx, specs, false) {
-		if res.Err != nil && res.Err != kerr.TopicAlreadyExists {
-			b.lg.Warn("auto-create topic", "topic", res.Name, "err", res.Err)
-		} else if res.Err == nil {
-			b.lg.Info("auto-created topic", "topic", res.Name, "partitions", res.NumPartitions)
+	results, err := b.createTopics(ctx, topics)
+	if err != nil {
+		b.lg.Warn("auto-create topics: the controller is not reachable", "err", err)
+	}
+	for _, res := range results {
+		if res.ErrorCode != 0 && res.ErrorCode != kerr.TopicAlreadyExists.Code {
+			b.lg.Warn("auto-create topic", "topic", res.Topic, "err", kerr.ErrorForCode(res.ErrorCode))
+		} else if res.ErrorCode == 0 {
+			b.lg.Info("auto-created topic", "topic", res.Topic, "partitions", res.NumPartitions)
 		}
 	}
 	b.syncMetadata()

@@ -13,8 +13,11 @@ import (
 	"github.com/samsa-streaming/samsa/internal/wire"
 )
 
-func init() { register(18, 0, 4, (*Broker).handleApiVersions) }
+func init() { registerAdmin(18, 0, 4, (*Broker).handleApiVersions) }
 
 func (b *Broker) handleApiVersions(ctx context.Context, r *wire.Request) (*wire.Response, error) {
+	if fromControllerListener(ctx) {
+		return &wire.Response{Msg: b.controllerRegistry.ApiVersionsResponse(r.Version)}, nil
+	}
 	return &wire.Response{Msg: b.registry.ApiVersionsResponse(r.Version)}, nil
 }

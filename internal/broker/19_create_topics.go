@@ -18,10 +18,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/controller"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/wire"
 )
 
-func init() { register(19, 0, 7, (*Broker).handleCreateTopics) }
+func init() { registerAdmin(19, 0, 7, (*Broker).handleCreateTopics) }
 
 // adminContext bounds an admin request by its TimeoutMillis (at least 1 s,
 // at most a minute).
@@ -38,6 +39,22 @@ func adminContext(ctx context.Context, timeoutMillis int32) (context.Context, co
 
 func (b *Broker) handleCreateTopics(ctx context.Context, r *wire.Request) (*wire.Response, error) {
 	req := r.Body.(*kmsg.CreateTopicsRequest)
+	ctx, cancel := adminContext(ctx, req.TimeoutMillis)
+	defer cancel()
+	if fwd, ok := b.forward(ctx, r); ok {
+		if !req.ValidateOnly {
+			created := fwd.Msg.(*kmsg.CreateTopicsResponse).Topics
+			_ = b.waitForImage(ctx, func(img metadata.Image) bool {
+				for _, t := range created {
+					if _, ok := img.Topic(t.Topic); !ok && t.ErrorCode == 0 {
+						return false
+					}
+				}
+				return true
+			})
+		}
+		return fwd, nil
+	}
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	specs := make([]controller.TopicSpec, len(req.Topics))
 	for i, t := range req.Topics {
@@ -53,8 +70,6 @@ func (b *Broker) handleCreateTopics(ctx context.Context, r *wire.Request) (*wire
 		}
 		specs[i] = s
 	}
-	ctx, cancel := adminContext(ctx, req.TimeoutMillis)
-	defer cancel()
 	results := b.ctl.CreateTopics(ctx, specs, req.ValidateOnly)
 	if !req.ValidateOnly {
 		b.syncMetadata()

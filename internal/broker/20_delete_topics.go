@@ -13,13 +13,36 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/controller"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/wire"
 )
 
-func init() { register(20, 0, 6, (*Broker).handleDeleteTopics) }
+func init() { registerAdmin(20, 0, 6, (*Broker).handleDeleteTopics) }
 
 func (b *Broker) handleDeleteTopics(ctx context.Context, r *wire.Request) (*wire.Response, error) {
 	req := r.Body.(*kmsg.DeleteTopicsRequest)
+	ctx, cancel := adminContext(ctx, req.TimeoutMillis)
+	defer cancel()
+	if fwd, ok := b.forward(ctx, r); ok {
+		deleted := fwd.Msg.(*kmsg.DeleteTopicsResponse).Topics
+		_ = b.waitForImage(ctx, func(img metadata.Image) bool {
+			for _, t := range deleted {
+				if t.ErrorCode != 0 {
+					continue
+				}
+				if _, ok := img.TopicByID(t.TopicID); ok {
+					return false
+				}
+				if t.Topic != nil {
+					if _, ok := img.Topic(*t.Topic); ok {
+						return false
+					}
+				}
+			}
+			return true
+		})
+		return fwd, nil
+	}
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	var refs []controller.TopicRef
 	if req.Version >= 6 {
@@ -35,8 +58,6 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, r *wire.Request) (*wire
 			refs = append(refs, controller.TopicRef{Name: name})
 		}
 	}
-	ctx, cancel := adminContext(ctx, req.TimeoutMillis)
-	defer cancel()
 	results := b.ctl.DeleteTopics(ctx, refs)
 	b.syncMetadata()
 	for _, res := range results {

@@ -54,7 +54,7 @@ func (b *Broker) nextProducerID(ctx context.Context) (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.next >= p.end {
-		first, count, err := b.ctl.AllocateProducerIDBlock(ctx, b.nodeID, b.brokerEpoch)
+		first, count, err := b.allocateProducerIDs(ctx)
 		if err != nil {
 			return 0, err
 		}

@@ -23,8 +23,8 @@ import (
 )
 
 func init() {
-	register(33, 0, 2, (*Broker).handleAlterConfigs)
-	register(44, 0, 1, (*Broker).handleIncrementalAlterConfigs)
+	registerAdmin(33, 0, 2, (*Broker).handleAlterConfigs)
+	registerAdmin(44, 0, 1, (*Broker).handleIncrementalAlterConfigs)
 }
 
 // resourceType maps a Kafka config resource type to metadata's; ok is false
@@ -67,6 +67,9 @@ func configResults(types []kmsg.ConfigResourceType, names []string, supported []
 
 func (b *Broker) handleAlterConfigs(ctx context.Context, r *wire.Request) (*wire.Response, error) {
 	req := r.Body.(*kmsg.AlterConfigsRequest)
+	if fwd, ok := b.forward(ctx, r); ok {
+		return fwd, nil
+	}
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
 	var res []controller.AlterConfigsResource
 	types, names, supported := make([]kmsg.ConfigResourceType, len(req.Resources)), make([]string, len(req.Resources)), make([]bool, len(req.Resources))
@@ -98,6 +101,9 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, r *wire.Request) (*wire
 
 func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *wire.Request) (*wire.Response, error) {
 	req := r.Body.(*kmsg.IncrementalAlterConfigsRequest)
+	if fwd, ok := b.forward(ctx, r); ok {
+		return fwd, nil
+	}
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	var res []controller.IncrementalAlterConfigsResource
 	types, names, supported := make([]kmsg.ConfigResourceType, len(req.Resources)), make([]string, len(req.Resources)), make([]bool, len(req.Resources))

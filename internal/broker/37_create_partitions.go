@@ -11,13 +11,29 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/controller"
+	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/wire"
 )
 
-func init() { register(37, 0, 3, (*Broker).handleCreatePartitions) }
+func init() { registerAdmin(37, 0, 3, (*Broker).handleCreatePartitions) }
 
 func (b *Broker) handleCreatePartitions(ctx context.Context, r *wire.Request) (*wire.Response, error) {
 	req := r.Body.(*kmsg.CreatePartitionsRequest)
+	ctx, cancel := adminContext(ctx, req.TimeoutMillis)
+	defer cancel()
+	if fwd, ok := b.forward(ctx, r); ok {
+		if !req.ValidateOnly {
+			_ = b.waitForImage(ctx, func(img metadata.Image) bool {
+				for i, t := range fwd.Msg.(*kmsg.CreatePartitionsResponse).Topics {
+					if tp, ok := img.Topic(t.Topic); t.ErrorCode == 0 && i < len(req.Topics) && (!ok || len(tp.Partitions) < int(req.Topics[i].Count)) {
+						return false
+					}
+				}
+				return true
+			})
+		}
+		return fwd, nil
+	}
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	specs := make([]controller.PartitionsSpec, len(req.Topics))
 	for i, t := range req.Topics {
@@ -26,8 +42,6 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, r *wire.Request) (*
 			specs[i].Assignments = append(specs[i].Assignments, a.Replicas)
 		}
 	}
-	ctx, cancel := adminContext(ctx, req.TimeoutMillis)
-	defer cancel()
 	results := b.ctl.CreatePartitions(ctx, specs, req.ValidateOnly)
 	if !req.ValidateOnly {
 		b.syncMetadata()

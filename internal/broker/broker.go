@@ -17,17 +17,22 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/controller"
+	"github.com/samsa-streaming/samsa/internal/ctlclient"
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/replication"
 	"github.com/samsa-streaming/samsa/internal/vfs"
 	"github.com/samsa-streaming/samsa/internal/wire"
 )
@@ -39,21 +44,38 @@ type Options struct {
 	Logger     *slog.Logger
 	Meta       *metadata.Node
 	Controller *controller.Controller
-	// BrokerEpoch is the epoch the controller gave this broker's
-	// registration.
-	BrokerEpoch int64
+	// Voters is the metadata quorum (controller.quorum.voters), used to
+	// reach a controller before this node knows the leader.
+	Voters []metadata.Voter
+	// AdvertisedHost and AdvertisedPort are how clients reach this broker;
+	// ControllerAddr how other nodes reach its controller listener.
+	AdvertisedHost string
+	AdvertisedPort int32
+	ControllerAddr string
 }
 
 // Broker serves Kafka requests for one node.
 type Broker struct {
-	nodeID      int32
-	brokerEpoch int64
-	cfg         *config.Broker
-	lg          *slog.Logger
-	fsys        vfs.FS
-	meta        *metadata.Node
-	ctl         *controller.Controller
-	registry    *wire.Registry
+	nodeID int32
+	// brokerEpoch is the epoch of this broker's current registration.
+	brokerEpoch atomic.Int64
+	// fenced mirrors the controller's last heartbeat answer.
+	fenced         atomic.Bool
+	incarnation    [16]byte
+	advertisedHost string
+	advertisedPort int32
+	controllerAddr string
+	ctlc           *ctlclient.Client
+	replicas       *replication.Manager
+	isrPending     isrPending
+	cfg            *config.Broker
+	lg             *slog.Logger
+	fsys           vfs.FS
+	meta           *metadata.Node
+	ctl            *controller.Controller
+	registry       *wire.Registry
+	// controllerRegistry lists the controller listener's APIs.
+	controllerRegistry *wire.Registry
 
 	// view is the current clusterView, replaced (never modified) by the
 	// reconciler and by handlers that wait for their own metadata change.
@@ -90,22 +112,46 @@ func New(opts Options) (*Broker, error) {
 		fsys = vfs.OS{}
 	}
 	b := &Broker{
-		nodeID:        opts.Config.NodeID,
-		brokerEpoch:   opts.BrokerEpoch,
-		cfg:           opts.Config,
-		lg:            lg,
-		fsys:          fsys,
-		meta:          opts.Meta,
-		ctl:           opts.Controller,
-		registry:      newRegistry(),
-		local:         map[metadata.TopicID][]*partition.Partition{},
-		fetchSessions: newFetchSessionCache(1000),
-		metrics:       newMetrics(),
-		closing:       make(chan struct{}),
+		nodeID:             opts.Config.NodeID,
+		advertisedHost:     opts.AdvertisedHost,
+		advertisedPort:     opts.AdvertisedPort,
+		controllerAddr:     opts.ControllerAddr,
+		cfg:                opts.Config,
+		lg:                 lg,
+		fsys:               fsys,
+		meta:               opts.Meta,
+		ctl:                opts.Controller,
+		registry:           newRegistry(apis),
+		controllerRegistry: newRegistry(controllerAPIs),
+		local:              map[metadata.TopicID][]*partition.Partition{},
+		fetchSessions:      newFetchSessionCache(1000),
+		metrics:            newMetrics(),
+		closing:            make(chan struct{}),
 	}
 	b.view_.Store(&clusterView{topics: map[string]*topicView{}, topicsByID: map[[16]byte]*topicView{}})
+	_, _ = rand.Read(b.incarnation[:])
+	b.fenced.Store(true) // a new registration is fenced
+	b.ctlc = ctlclient.New(ctlclient.Config{
+		NodeID: b.nodeID, Voters: opts.Voters, SourceAddr: opts.Config.SourceAddress,
+		Leader: b.meta.LeaderAddr, Local: b.localController, Logger: lg.With("component", "ctlclient"),
+	})
+	b.replicas = replication.NewManager(replication.Config{
+		NodeID: b.nodeID, SourceAddr: opts.Config.SourceAddress, BrokerAddr: b.brokerAddr,
+		MaxWait: opts.Config.ReplicaFetchWaitMax, MaxBytes: 10 * opts.Config.ReplicaFetchMaxBytes,
+		MaxPartitionBytes: opts.Config.ReplicaFetchMaxBytes, Logger: lg.With("component", "replication"),
+	})
 	b.groups = newGroupService(b)
 	return b, nil
+}
+
+// brokerAddr returns a registered broker's Kafka address (for the replica
+// fetchers).
+func (b *Broker) brokerAddr(id int32) (string, bool) {
+	br, ok := b.meta.Image().Broker(id)
+	if !ok {
+		return "", false
+	}
+	return net.JoinHostPort(br.Host, strconv.Itoa(int(br.Port))), true
 }
 
 // Registry returns the API versions this broker serves, for the wire server.
@@ -117,13 +163,24 @@ func (b *Broker) view() *clusterView { return b.view_.Load() }
 // Start opens the local replicas named by the current metadata and starts
 // the reconciler and housekeeper.
 func (b *Broker) Start(ctx context.Context) error {
+	// Registration comes first: a broker-only node is added to the
+	// metadata quorum by it, and only then receives the metadata log.
+	if err := b.register(ctx); err != nil {
+		return err
+	}
+	if err := b.meta.WaitReady(ctx); err != nil {
+		return fmt.Errorf("broker: metadata: %w", err)
+	}
+	// Subscribe before the first reconcile, so no image published in
+	// between is missed.
+	updates, cancel := b.meta.Subscribe()
 	if err := b.reconcile(b.meta.Image()); err != nil {
+		cancel()
 		return err
 	}
 	if err := b.removeStrayPartitionDirs(); err != nil {
 		b.lg.Warn("could not clean partition directories", "err", err)
 	}
-	updates, cancel := b.meta.Subscribe()
 	b.goroutine(func() {
 		defer cancel()
 		for {
@@ -138,7 +195,14 @@ func (b *Broker) Start(ctx context.Context) error {
 		}
 	})
 	b.goroutine(b.housekeep)
-	return nil
+	b.goroutine(b.heartbeatLoop)
+	b.goroutine(b.isrLoop)
+	if err := b.waitUnfenced(ctx); err != nil {
+		return err
+	}
+	// Unfencing elected this broker where it is the only live ISR
+	// member; serve with that state from the first request.
+	return b.waitForImage(ctx, func(img metadata.Image) bool { return img.IsLive(b.nodeID) })
 }
 
 // goroutine runs f on a goroutine counted in wg.
@@ -155,6 +219,8 @@ func (b *Broker) goroutine(f func()) {
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() { close(b.closing) })
 	b.wg.Wait()
+	b.replicas.Close()
+	defer b.ctlc.Close()
 	b.groups.coord.Close()
 	b.localMu.Lock()
 	defer b.localMu.Unlock()

@@ -7,6 +7,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -16,7 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/samsa-streaming/samsa/internal/controller"
 	"github.com/samsa-streaming/samsa/internal/group"
 	samsalog "github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/partition"
@@ -104,6 +104,7 @@ func (t brokerTopics) Names() []string {
 // may write to an internal topic.
 type offsetsLog struct {
 	p       *partition.Partition
+	epoch   int32 // the leader epoch this coordinator leads in
 	closing <-chan struct{}
 }
 
@@ -128,8 +129,11 @@ func (l offsetsLog) WaitCommitted(offset int64, stop <-chan struct{}, done func(
 		defer l.p.Unpark(w)
 		for {
 			l.p.Park(w)
-			if l.p.Committed(offset) {
-				done(nil)
+			if ok, err := l.p.AckError(l.epoch, offset); ok {
+				if errors.Is(err, kerr.NotLeaderForPartition) {
+					err = kerr.NotCoordinator // the partition moved: so did the group
+				}
+				done(err)
 				return
 			}
 			select {
@@ -168,7 +172,7 @@ func (b *Broker) updateGroupLeadership() {
 	led := map[int32]group.Leader{}
 	for _, pv := range t.partitions {
 		if pv.leader == b.nodeID && pv.local != nil {
-			led[pv.index] = group.Leader{Epoch: pv.leaderEpoch, Log: offsetsLog{p: pv.local, closing: b.closing}}
+			led[pv.index] = group.Leader{Epoch: pv.leaderEpoch, Log: offsetsLog{p: pv.local, epoch: pv.leaderEpoch, closing: b.closing}}
 		}
 	}
 	b.groups.coord.SetLeadership(int32(len(t.partitions)), led)
@@ -199,20 +203,16 @@ func (b *Broker) offsetsTopic(ctx context.Context) (*topicView, *kerr.Error) {
 	if t := b.view().topics[group.OffsetsTopic]; t != nil {
 		return t, nil
 	}
-	rf := int16(min(3, max(1, len(b.view().brokers))))
-	spec := controller.TopicSpec{Name: group.OffsetsTopic, NumPartitions: b.cfg.OffsetsTopicPartitions, ReplicationFactor: rf,
-		Configs: map[string]*string{}}
-	for k, v := range offsetsTopicConfigs {
-		spec.Configs[k] = &v
-	}
+	rf := min(b.cfg.OffsetsTopicReplicationFactor, int16(max(1, len(b.view().brokers))))
 	ctx, cancel := context.WithTimeout(ctx, autoCreateTimeout)
 	defer cancel()
-	res := b.ctl.CreateTopics(ctx, []controller.TopicSpec{spec}, false)
-	if err := res[0].Err; err != nil && err != kerr.TopicAlreadyExists {
-		b.lg.Warn("creating __consumer_offsets", "err", err, "msg", res[0].ErrMessage)
+	res, err := b.createTopics(ctx, []kmsg.CreateTopicsRequestTopic{
+		topicRequest(group.OffsetsTopic, b.cfg.OffsetsTopicPartitions, rf, offsetsTopicConfigs)})
+	if err != nil || (res[0].ErrorCode != 0 && res[0].ErrorCode != kerr.TopicAlreadyExists.Code) {
+		b.lg.Warn("creating __consumer_offsets", "err", err, "result", res)
 		return nil, kerr.CoordinatorNotAvailable
 	}
-	b.lg.Info("created __consumer_offsets", "partitions", spec.NumPartitions, "replication_factor", rf)
+	b.lg.Info("created __consumer_offsets", "partitions", b.cfg.OffsetsTopicPartitions, "replication_factor", rf)
 	b.syncMetadata()
 	if t := b.view().topics[group.OffsetsTopic]; t != nil {
 		return t, nil

@@ -7,10 +7,13 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/samsa-streaming/samsa/internal/metadata"
 	"github.com/samsa-streaming/samsa/internal/partition"
+	"github.com/samsa-streaming/samsa/internal/replication"
 )
 
 // partitionMetadataFile is Kafka's per-partition file naming the topic id, so
@@ -29,10 +32,11 @@ func (b *Broker) reconcile(img metadata.Image) error {
 		if _, ok := img.TopicByID(id); ok {
 			continue
 		}
-		for _, p := range parts {
+		for i, p := range parts {
 			if p == nil {
 				continue
 			}
+			b.replicas.Unfollow(replication.Key{TopicID: id, Topic: p.Topic(), Partition: int32(i)})
 			if err := p.Delete(); err != nil {
 				errs = append(errs, fmt.Errorf("delete %s: %w", p, err))
 			} else {
@@ -52,10 +56,20 @@ func (b *Broker) reconcile(img metadata.Image) error {
 			continue
 		}
 		for i, pa := range t.Partitions {
+			p := parts[i]
 			if !slices.Contains(pa.Replicas, b.nodeID) {
+				if p != nil {
+					// A reassignment moved this replica away.
+					b.replicas.Unfollow(replicaKey(t, int32(i)))
+					if err := p.Delete(); err != nil {
+						errs = append(errs, fmt.Errorf("delete moved replica %s: %w", p, err))
+					} else {
+						b.lg.Info("deleted a replica moved to other brokers", "partition", p.String())
+					}
+					parts[i] = nil
+				}
 				continue
 			}
-			p := parts[i]
 			if p == nil {
 				p, err = b.openPartition(t, int32(i), settings)
 				if err != nil {
@@ -66,10 +80,8 @@ func (b *Broker) reconcile(img metadata.Image) error {
 			} else if !p.Settings().Equal(settings) {
 				p.SetSettings(settings)
 			}
-			if pa.Leader == b.nodeID {
-				if err := p.SetLeaderEpoch(pa.LeaderEpoch); err != nil {
-					errs = append(errs, fmt.Errorf("%s: leader epoch: %w", p, err))
-				}
+			if err := b.applyRole(t, int32(i), pa, p); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", p, err))
 			}
 		}
 		b.local[t.ID] = parts
@@ -77,6 +89,36 @@ func (b *Broker) reconcile(img metadata.Image) error {
 	b.publishView(img)
 	b.updateGroupLeadership()
 	return errors.Join(errs...)
+}
+
+// replicaKey names a partition for the replica fetchers.
+func replicaKey(t *metadata.Topic, index int32) replication.Key {
+	return replication.Key{TopicID: t.ID, Topic: t.Name, Partition: index}
+}
+
+// applyRole makes a local replica lead or follow as the metadata says, and
+// starts or stops its replica fetcher.
+func (b *Broker) applyRole(t *metadata.Topic, index int32, pa metadata.PartitionAssignment, p *partition.Partition) error {
+	key := replicaKey(t, index)
+	switch {
+	case pa.Leader == b.nodeID:
+		b.replicas.Unfollow(key)
+		if err := p.BecomeLeader(pa.LeaderEpoch, pa.Replicas, pa.ISR, time.Now()); err != nil {
+			return fmt.Errorf("become leader: %w", err)
+		}
+		p.UpdateISR(pa.ISR)
+	case pa.Leader >= 0:
+		if err := p.BecomeFollower(pa.LeaderEpoch, pa.Leader); err != nil {
+			return fmt.Errorf("become follower: %w", err)
+		}
+		b.replicas.Follow(key, pa.Leader, pa.LeaderEpoch, p)
+	default:
+		b.replicas.Unfollow(key)
+		if err := p.BecomeFollower(pa.LeaderEpoch, metadata.NoLeader); err != nil {
+			return fmt.Errorf("become follower: %w", err)
+		}
+	}
+	return nil
 }
 
 // openPartition opens (creating if needed) a local replica and records its
@@ -89,7 +131,7 @@ func (b *Broker) openPartition(t *metadata.Topic, index int32, s partition.Setti
 			return nil, fmt.Errorf("remove stale %s: %w", dir, err)
 		}
 	}
-	p, err := partition.Open(b.fsys, dir, t.Name, index, s, b.lg)
+	p, err := partition.OpenReplica(b.fsys, dir, t.Name, index, b.nodeID, s, b.lg)
 	if err != nil {
 		return nil, err
 	}
@@ -164,9 +206,15 @@ func (b *Broker) removeStrayPartitionDirs() error {
 			continue
 		}
 		if t, ok := img.TopicByID(id); ok && strings.HasPrefix(name, t.Name+"-") {
-			continue
+			idx, err := strconv.Atoi(strings.TrimPrefix(name, t.Name+"-"))
+			pa, found := t.Partition(int32(idx))
+			if err != nil || !found || slices.Contains(pa.Replicas, b.nodeID) {
+				continue
+			}
+			b.lg.Info("removing a replica that was moved to other brokers", "dir", dir)
+		} else {
+			b.lg.Info("removing directory of a deleted topic", "dir", dir)
 		}
-		b.lg.Info("removing directory of a deleted topic", "dir", dir)
 		if err := b.fsys.RemoveAll(dir); err != nil {
 			return err
 		}
@@ -187,6 +235,9 @@ func (b *Broker) publishView(img metadata.Image) {
 		v.controllerID = id
 	}
 	for _, br := range img.Brokers() {
+		if br.Fenced {
+			continue // Kafka lists only unfenced brokers to clients
+		}
 		v.brokers = append(v.brokers, brokerView{nodeID: br.NodeID, host: br.Host, port: br.Port, rack: br.Rack})
 	}
 	for _, t := range img.Topics() {
@@ -195,9 +246,10 @@ func (b *Broker) publishView(img metadata.Image) {
 		tv.partitions = make([]partitionView, len(t.Partitions))
 		for i, pa := range t.Partitions {
 			pv := partitionView{index: int32(i), leader: pa.Leader, leaderEpoch: pa.LeaderEpoch,
-				replicas: pa.Replicas, isr: pa.ISR}
+				partitionEpoch: pa.PartitionEpoch, replicas: pa.Replicas, isr: pa.ISR,
+				adding: pa.Adding, removing: pa.Removing}
 			for _, r := range pa.Replicas {
-				if _, ok := img.Broker(r); !ok {
+				if !img.IsLive(r) {
 					pv.offline = append(pv.offline, r)
 				}
 			}

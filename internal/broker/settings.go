@@ -52,7 +52,8 @@ func (b *Broker) settingsFor(img metadata.Image, t *metadata.Topic) (partition.S
 	if lc.FlushMessages == math.MaxInt64 {
 		lc.FlushMessages = 0
 	}
-	s := partition.Settings{Log: lc, MaxMessageBytes: lc.MaxBatchBytes, KeepProducer: true}
+	s := partition.Settings{Log: lc, MaxMessageBytes: lc.MaxBatchBytes, KeepProducer: true,
+		MinInsyncReplicas: int(num("min.insync.replicas"))}
 	switch ct := get("compression.type"); ct {
 	case "producer", "":
 	default:

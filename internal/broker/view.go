@@ -34,13 +34,16 @@ type topicView struct {
 }
 
 type partitionView struct {
-	index       int32
-	leader      int32
-	leaderEpoch int32
-	replicas    []int32
-	isr         []int32
-	offline     []int32
-	local       *partition.Partition // nil if not hosted on this broker
+	index          int32
+	leader         int32
+	leaderEpoch    int32
+	partitionEpoch int32
+	replicas       []int32
+	isr            []int32
+	offline        []int32
+	// adding and removing describe an ongoing reassignment.
+	adding, removing []int32
+	local            *partition.Partition // nil if not hosted on this broker
 }
 
 // topicFor finds a fetch key's topic by id (v13+) or name.

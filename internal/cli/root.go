@@ -12,6 +12,7 @@ import (
 	"github.com/samsa-streaming/samsa/internal/cli/bench"
 	"github.com/samsa-streaming/samsa/internal/cli/cluster"
 	"github.com/samsa-streaming/samsa/internal/cli/consume"
+	"github.com/samsa-streaming/samsa/internal/cli/dev"
 	"github.com/samsa-streaming/samsa/internal/cli/group"
 	"github.com/samsa-streaming/samsa/internal/cli/produce"
 	"github.com/samsa-streaming/samsa/internal/cli/server"
@@ -53,6 +54,7 @@ Examples:
 	)
 
 	root.AddCommand(server.NewCommand(), bench.NewCommand(), group.NewCommand())
+	root.AddCommand(dev.NewCommand())
 
 	return root
 }

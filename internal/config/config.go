@@ -32,9 +32,12 @@ type Broker struct {
 	KafkaAddr      string
 	AdvertisedAddr string
 	ControllerAddr string
-	Voters         string
-	HTTPAddr       string
-	Rack           string
+	// AdvertisedControllerAddr is how other nodes reach a non-voter's
+	// controller listener ("" = ControllerAddr).
+	AdvertisedControllerAddr string
+	Voters                   string
+	HTTPAddr                 string
+	Rack                     string
 
 	NumPartitions            int32
 	DefaultReplicationFactor int16
@@ -58,6 +61,21 @@ type Broker struct {
 	LogMessageTimestamp    string // CreateTime | LogAppendTime
 	CompressionType        string
 	OffsetsTopicPartitions int32
+	// OffsetsTopicReplicationFactor is the replication factor of
+	// __consumer_offsets (capped by the live brokers when it is created).
+	OffsetsTopicReplicationFactor int16
+
+	// Cluster settings.
+	SourceAddress            string        // inter.node.source.address
+	HeartbeatInterval        time.Duration // broker.heartbeat.interval.ms
+	SessionTimeout           time.Duration // broker.session.timeout.ms
+	ReplicaLagTimeMax        time.Duration // replica.lag.time.max.ms
+	ReplicaFetchWaitMax      time.Duration // replica.fetch.wait.max.ms
+	ReplicaFetchMaxBytes     int32         // replica.fetch.max.bytes
+	AutoLeaderRebalance      bool          // auto.leader.rebalance.enable
+	LeaderImbalanceCheck     time.Duration // leader.imbalance.check.interval.seconds
+	UncleanLeaderElection    bool          // unclean.leader.election.enable
+	ControlledShutdownEnable bool          // controlled.shutdown.enable
 
 	// values holds every property as its final string, by Kafka name.
 	values map[string]string

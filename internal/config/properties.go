@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -99,6 +100,8 @@ var properties = []property{
 		set: addrProp(func(b *Broker) *string { return &b.AdvertisedAddr })},
 	{name: "controller.listener", flag: "controller-addr", def: "127.0.0.1:9093", doc: "HOST:PORT of this node's metadata quorum (Raft) listener.",
 		set: addrProp(func(b *Broker) *string { return &b.ControllerAddr })},
+	{name: "controller.advertised.listener", flag: "advertised-controller-addr", def: "", doc: "HOST:PORT other nodes use to reach this node's controller listener when it is not a voter (default: controller.listener).",
+		set: addrProp(func(b *Broker) *string { return &b.AdvertisedControllerAddr })},
 	{name: "controller.quorum.voters", flag: "voters", def: "", doc: "Metadata quorum voters as id@host:port,... (default: this node alone).",
 		set: stringProp(func(b *Broker) *string { return &b.Voters })},
 	{name: "http.listener", flag: "http-addr", def: "127.0.0.1:9644", doc: "HOST:PORT of the HTTP listener (health, metrics, admin API); empty disables it.",
@@ -150,6 +153,48 @@ var properties = []property{
 		set: stringProp(func(b *Broker) *string { return &b.LogMessageTimestamp }, "CreateTime", "LogAppendTime")},
 	{name: "compression.type", def: "producer", doc: "Codec of stored batches: producer keeps the producer's.",
 		set: stringProp(func(b *Broker) *string { return &b.CompressionType }, "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")},
+	{name: "offsets.topic.replication.factor", def: "3", doc: "Replication factor of __consumer_offsets (fewer if fewer brokers are live when it is created).",
+		set: func(b *Broker, v string) error {
+			var n int32
+			if err := int32Prop(1, math.MaxInt16, func(*Broker) *int32 { return &n })(b, v); err != nil {
+				return err
+			}
+			b.OffsetsTopicReplicationFactor = int16(n)
+			return nil
+		}},
+	{name: "inter.node.source.address", def: "", doc: "Local IP that outbound connections to other nodes (Raft, controller requests, replication) bind to; empty lets the kernel choose.",
+		set: func(b *Broker, v string) error {
+			if v != "" && net.ParseIP(v) == nil {
+				return fmt.Errorf("%q is not an IP address", v)
+			}
+			b.SourceAddress = v
+			return nil
+		}},
+	{name: "broker.heartbeat.interval.ms", def: "250", doc: "How often a broker heartbeats to the controller.",
+		set: millisProp(false, func(b *Broker) *time.Duration { return &b.HeartbeatInterval })},
+	{name: "broker.session.timeout.ms", def: "2000", doc: "A broker without a heartbeat for this long is fenced and its partitions get new leaders.",
+		set: millisProp(false, func(b *Broker) *time.Duration { return &b.SessionTimeout })},
+	{name: "replica.lag.time.max.ms", def: "30000", doc: "A follower that has not caught up for this long is removed from the ISR.",
+		set: millisProp(false, func(b *Broker) *time.Duration { return &b.ReplicaLagTimeMax })},
+	{name: "replica.fetch.wait.max.ms", def: "500", doc: "Longest wait of a follower's fetch when there is nothing new.",
+		set: millisProp(false, func(b *Broker) *time.Duration { return &b.ReplicaFetchWaitMax })},
+	{name: "replica.fetch.max.bytes", def: "1048576", doc: "Bytes a follower fetches per partition and request (at least one batch).",
+		set: int32Prop(1, math.MaxInt32, func(b *Broker) *int32 { return &b.ReplicaFetchMaxBytes })},
+	{name: "auto.leader.rebalance.enable", def: "true", doc: "Move leadership back to preferred replicas periodically.",
+		set: boolProp(func(b *Broker) *bool { return &b.AutoLeaderRebalance })},
+	{name: "leader.imbalance.check.interval.seconds", def: "30", doc: "How often the controller checks for preferred-leader imbalance.",
+		set: func(b *Broker, v string) error {
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err != nil || n < 1 {
+				return fmt.Errorf("%q is not a positive number of seconds", v)
+			}
+			b.LeaderImbalanceCheck = time.Duration(n) * time.Second
+			return nil
+		}},
+	{name: "unclean.leader.election.enable", def: "false", doc: "Elect an out-of-sync replica when no ISR member is alive (may lose acknowledged data).",
+		set: boolProp(func(b *Broker) *bool { return &b.UncleanLeaderElection })},
+	{name: "controlled.shutdown.enable", def: "true", doc: "On SIGTERM, move leadership away before stopping.",
+		set: boolProp(func(b *Broker) *bool { return &b.ControlledShutdownEnable })},
 	{name: "offsets.topic.num.partitions", def: "50", doc: "Partitions of __consumer_offsets.",
 		set: int32Prop(1, 1000, func(b *Broker) *int32 { return &b.OffsetsTopicPartitions })},
 	// Group coordinator settings, read by internal/broker/groups.go.

@@ -31,8 +31,11 @@ func (l partitionLog) Scan(fn func([]byte) error) error {
 func writeCommits(tb testing.TB, dir string, n int) *partition.Partition {
 	tb.Helper()
 	s := partition.Settings{Log: samsalog.DefaultConfig(), MaxMessageBytes: 1 << 20, KeepProducer: true}
-	p, err := partition.Open(vfs.OS{}, dir, OffsetsTopic, 0, s, nil)
+	p, err := partition.OpenReplica(vfs.OS{}, dir, OffsetsTopic, 0, 1, s, nil)
 	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.BecomeLeader(0, []int32{1}, []int32{1}, time.Now()); err != nil {
 		tb.Fatal(err)
 	}
 	const groups, perBatch = 1000, 10

@@ -13,6 +13,9 @@ type ProduceResult struct {
 	LastOffset     int64
 	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
 	LogStartOffset int64
+	// LeaderEpoch is the leader epoch the batch was appended in (for
+	// AckError). For a duplicate it is the current epoch.
+	LeaderEpoch int32
 	// Duplicate is set when an idempotent producer re-sent a batch that was
 	// already appended; the offsets are those of the original append.
 	Duplicate bool
@@ -20,12 +23,19 @@ type ProduceResult struct {
 
 // AppendProduce validates and appends one producer batch (the records field
 // of a produce request for this partition) as the leader. Errors are Kafka
-// errors (*kerr.Error) to put in the produce response: CORRUPT_MESSAGE,
-// MESSAGE_TOO_LARGE, INVALID_RECORD, INVALID_PRODUCER_EPOCH,
-// OUT_OF_ORDER_SEQUENCE_NUMBER, KAFKA_STORAGE_ERROR.
+// errors (*kerr.Error) to put in the produce response:
+// NOT_LEADER_OR_FOLLOWER, CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
+// INVALID_RECORD, INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER,
+// KAFKA_STORAGE_ERROR. An acks=all produce calls CheckEnoughReplicas first
+// and waits with AckError after.
 //
 // The batch may be modified in place (offsets and leader epoch stamped).
+// The high watermark moves at once when the ISR is this replica alone, and
+// as followers fetch otherwise.
 func (p *Partition) AppendProduce(batch []byte) (ProduceResult, error) {
+	if !p.role.Load().leader {
+		return ProduceResult{}, kerr.NotLeaderForPartition
+	}
 	s := p.settings.Load()
 	// The header is enough to decide; log.Append checks the CRC and the
 	// counts (once, on the hot path), and a batch it refuses changes nothing.
@@ -62,6 +72,11 @@ func (p *Partition) AppendProduce(batch []byte) (ProduceResult, error) {
 	}
 
 	p.appendMu.Lock()
+	role := p.role.Load() // stable while appendMu is held
+	if !role.leader {
+		p.appendMu.Unlock()
+		return ProduceResult{}, kerr.NotLeaderForPartition
+	}
 	idempotent := h.ProducerID >= 0
 	count := h.LastOffsetDelta + 1
 	if idempotent {
@@ -76,13 +91,14 @@ func (p *Partition) AppendProduce(batch []byte) (ProduceResult, error) {
 				return ProduceResult{}, kafkaError(err)
 			}
 			return ProduceResult{BaseOffset: check.FirstOffset, LastOffset: check.LastOffset,
-				LogAppendTime: -1, LogStartOffset: p.log.LogStartOffset(), Duplicate: true}, nil
+				LogAppendTime: -1, LogStartOffset: p.log.LogStartOffset(), LeaderEpoch: role.epoch,
+				Duplicate: true}, nil
 		}
 	}
 	// Durability (fsync-on-ack) is waited for by the caller with
 	// WaitDurable, outside appendMu, so concurrent and pipelined produces
 	// share fsyncs.
-	res, err := p.log.AppendNoWait(batch, p.leaderEpoch.Load())
+	res, err := p.log.AppendNoWait(batch, role.epoch)
 	if err != nil {
 		p.appendMu.Unlock()
 		return ProduceResult{}, kafkaError(err)
@@ -91,15 +107,16 @@ func (p *Partition) AppendProduce(batch []byte) (ProduceResult, error) {
 		p.producers.Update(h.ProducerID, h.ProducerEpoch, h.BaseSequence, count,
 			res.BaseOffset, res.LastOffset, res.MaxTimestamp)
 	}
+	p.noteAppendLocked(len(batch))
 	p.appendMu.Unlock()
 
-	// One replica: the in-sync set is {leader}, so the batch is committed.
-	p.advanceHighWatermark(res.LastOffset + 1)
+	p.leaderAppended()
 	return ProduceResult{
 		BaseOffset:     res.BaseOffset,
 		LastOffset:     res.LastOffset,
 		LogAppendTime:  res.LogAppendTime,
 		LogStartOffset: p.log.LogStartOffset(),
+		LeaderEpoch:    role.epoch,
 	}, nil
 }
 

@@ -10,8 +10,8 @@ import (
 // maxSnapshotBytes bounds what readFile will load.
 const maxSnapshotBytes = 64 << 20
 
-// readFile reads a small file through the FS, refusing oversized ones.
-func readFile(fsys vfs.FS, name string) ([]byte, error) {
+// readFile reads a small file through the FS, refusing ones larger than limit.
+func readFile(fsys vfs.FS, name string, limit int64) ([]byte, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
@@ -21,8 +21,8 @@ func readFile(fsys vfs.FS, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if size > maxSnapshotBytes {
-		return nil, fmt.Errorf("%s: %d bytes is larger than %d", name, size, maxSnapshotBytes)
+	if size > limit {
+		return nil, fmt.Errorf("%s: %d bytes is larger than %d", name, size, limit)
 	}
 	buf := make([]byte, size)
 	if _, err := f.ReadAt(buf, 0); err != nil && err != io.EOF {
@@ -31,9 +31,12 @@ func readFile(fsys vfs.FS, name string) ([]byte, error) {
 	return buf, nil
 }
 
-// writeFileAtomic writes data to name via a synced temporary file and a
-// rename, so a crash leaves either the old or the new file.
-func writeFileAtomic(fsys vfs.FS, name string, data []byte) error {
+// writeFileAtomic writes data to name via a temporary file and a rename, so
+// a crash leaves either the old or the new file when sync is set (the
+// temporary file is fsynced before the rename). Without sync a crash may
+// also leave an empty or partial file: only for hints that are checked when
+// read back.
+func writeFileAtomic(fsys vfs.FS, name string, data []byte, sync bool) error {
 	tmp := name + ".tmp"
 	f, err := fsys.Create(tmp)
 	if err != nil {
@@ -43,9 +46,11 @@ func writeFileAtomic(fsys vfs.FS, name string, data []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err

@@ -3,6 +3,7 @@ package partition
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -18,10 +19,21 @@ func testSettings() Settings {
 	return Settings{Log: lc, MaxMessageBytes: lc.MaxBatchBytes, KeepProducer: true}
 }
 
-func openTest(t *testing.T, fsys vfs.FS, dir string, s Settings) *Partition {
+func openTest(t testing.TB, fsys vfs.FS, dir string, s Settings) *Partition {
 	t.Helper()
 	p, err := Open(fsys, dir, "t", 0, s, nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// openLeader opens a single-replica partition and makes it leader in
+// epoch 0: the shape of a partition before replication.
+func openLeader(t testing.TB, fsys vfs.FS, dir string, s Settings) *Partition {
+	t.Helper()
+	p := openTest(t, fsys, dir, s)
+	if err := p.BecomeLeader(0, []int32{1}, []int32{1}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -48,7 +60,7 @@ func TestAppendProduceErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := openTest(t, vfs.OS{}, t.TempDir(), tc.settings)
+			p := openLeader(t, vfs.OS{}, t.TempDir(), tc.settings)
 			defer p.Close()
 			_, err := p.AppendProduce(append([]byte(nil), tc.batch...))
 			if !errors.Is(err, tc.want) && !(err == nil && tc.want == nil) {
@@ -63,7 +75,7 @@ func TestAppendProduceErrors(t *testing.T) {
 
 func TestIdempotentProduceAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
-	p := openTest(t, vfs.OS{}, dir, testSettings())
+	p := openLeader(t, vfs.OS{}, dir, testSettings())
 	b0 := batchtest.New(2, 1000).Idempotent(7, 0, 0)
 	b1 := batchtest.New(3, 1000).Idempotent(7, 0, 2)
 	if r, err := p.AppendProduce(b0.Encode()); err != nil || r.BaseOffset != 0 {
@@ -93,7 +105,7 @@ func TestIdempotentProduceAcrossRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		p = openTest(t, vfs.OS{}, dir, testSettings())
+		p = openLeader(t, vfs.OS{}, dir, testSettings())
 		if r, err := p.AppendProduce(b1.Encode()); err != nil || !r.Duplicate || r.BaseOffset != 2 {
 			t.Fatalf("clean=%v: resend after restart: %+v %v", clean, r, err)
 		}
@@ -109,7 +121,7 @@ func TestIdempotentProduceAcrossRestart(t *testing.T) {
 }
 
 func TestReadAndListOffsets(t *testing.T) {
-	p := openTest(t, vfs.OS{}, t.TempDir(), testSettings())
+	p := openLeader(t, vfs.OS{}, t.TempDir(), testSettings())
 	defer p.Close()
 	for i := 0; i < 5; i++ {
 		if _, err := p.AppendProduce(batchtest.New(2, int64(1000+i*10)).Encode()); err != nil {
@@ -165,7 +177,7 @@ func TestReadAndListOffsets(t *testing.T) {
 func TestRecompressToTopicCodec(t *testing.T) {
 	s := testSettings()
 	s.KeepProducer, s.Compression = false, compress.Zstd
-	p := openTest(t, vfs.OS{}, t.TempDir(), s)
+	p := openLeader(t, vfs.OS{}, t.TempDir(), s)
 	defer p.Close()
 	b := batchtest.New(10, 1000)
 	b.Codec = compress.Gzip

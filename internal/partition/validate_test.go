@@ -60,7 +60,7 @@ func TestProduceRejectsBadRecords(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := openTest(t, vfs.OS{}, t.TempDir(), testSettings())
+			p := openLeader(t, vfs.OS{}, t.TempDir(), testSettings())
 			defer p.Close()
 			_, err := p.AppendProduce(tc.tamper())
 			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {

@@ -1,9 +1,12 @@
 package partition
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Wakeup is a parked waiter's doorbell: a partition rings it (a non-blocking
-// send on C) when its high watermark moves. One Wakeup may be registered on
+// send on C) when what the waiter parked for moves (see Park, ParkData). One Wakeup may be registered on
 // many partitions (a fetch waiting on all the partitions it asked for).
 type Wakeup struct {
 	C chan struct{}
@@ -22,21 +25,32 @@ func (w *Wakeup) ring() {
 
 // waiterList is the set of Wakeups parked on one partition. Ringing empties
 // it: a waiter that still has to wait registers again.
+//
+// n mirrors len(waiters) so that ringing an empty list (the append path,
+// most of the time) takes no lock. A waiter adds itself (n grows) before
+// it checks its condition, and a ringer changes the condition before it
+// loads n, so one of the two sees the other.
 type waiterList struct {
 	mu      sync.Mutex
 	waiters []*Wakeup
+	n       atomic.Int32
 }
 
 func (l *waiterList) add(w *Wakeup) {
 	l.mu.Lock()
 	l.waiters = append(l.waiters, w)
+	l.n.Store(int32(len(l.waiters)))
 	l.mu.Unlock()
 }
 
 func (l *waiterList) ringAll() {
+	if l.n.Load() == 0 {
+		return
+	}
 	l.mu.Lock()
 	ws := l.waiters
 	l.waiters = nil
+	l.n.Store(0)
 	l.mu.Unlock()
 	for _, w := range ws {
 		w.ring()
@@ -53,6 +67,7 @@ func (l *waiterList) remove(w *Wakeup) {
 			l.waiters[i] = l.waiters[last]
 			l.waiters[last] = nil
 			l.waiters = l.waiters[:last]
+			l.n.Store(int32(last))
 			break
 		}
 	}

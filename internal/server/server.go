@@ -9,7 +9,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +40,11 @@ type Node struct {
 	http    *http.Server
 	served  chan struct{} // closed when the Kafka accept loop returns
 	started time.Time
+
+	ctlWire   *wire.Server  // the controller listener's Kafka-protocol side
+	ctlServed chan struct{} // closed when its accept loop returns
+	stopCtl   context.CancelFunc
+	ctlDone   chan struct{} // closed when the controller loop returns
 }
 
 // Start starts a node. On error everything started so far is stopped.
@@ -49,9 +53,10 @@ func Start(ctx context.Context, cfg *config.Broker, lg *slog.Logger) (n *Node, e
 		lg = slog.Default()
 	}
 	n = &Node{cfg: cfg, lg: lg, started: time.Now(), served: make(chan struct{})}
+	started := n // the named result is nil on error returns
 	defer func() {
 		if err != nil {
-			n.Close()
+			started.Close()
 			n = nil
 		}
 	}()
@@ -66,36 +71,65 @@ func Start(ctx context.Context, cfg *config.Broker, lg *slog.Logger) (n *Node, e
 	if err != nil {
 		return nil, err
 	}
+	// A voter is reached at its address in the voters list (which may be
+	// a proxy or a NAT address); other nodes at controller.listener.
+	advertiseCtl := cfg.AdvertisedControllerAddr
+	for _, v := range voters {
+		if v.ID == cfg.NodeID {
+			advertiseCtl = v.Addr
+		}
+	}
 	n.meta, err = metadata.Open(metadata.NodeConfig{
-		NodeID: cfg.NodeID, Dir: cfg.DataDir, BindAddr: cfg.ControllerAddr, Voters: voters,
-		Logger: lg.With("component", "metadata"),
+		NodeID: cfg.NodeID, Dir: cfg.DataDir, BindAddr: cfg.ControllerAddr, AdvertiseAddr: advertiseCtl,
+		Voters: voters, SourceAddr: cfg.SourceAddress, Logger: lg.With("component", "metadata"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	if err := n.meta.WaitReady(ctx); err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
+	if advertiseCtl == "" {
+		advertiseCtl = n.meta.Addr() // the bound address (port 0 resolved)
 	}
 	n.ctl = controller.New(n.meta, controller.Config{
-		DefaultNumPartitions:     cfg.NumPartitions,
-		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-		StaticBrokerConfig:       cfg.ExplicitProperties,
-		Logger:                   lg,
+		DefaultNumPartitions:         cfg.NumPartitions,
+		DefaultReplicationFactor:     cfg.DefaultReplicationFactor,
+		StaticBrokerConfig:           cfg.ExplicitProperties,
+		SessionTimeout:               cfg.SessionTimeout,
+		AutoLeaderRebalance:          cfg.AutoLeaderRebalance,
+		LeaderImbalanceCheckInterval: cfg.LeaderImbalanceCheck,
+		Logger:                       lg,
 	})
 	host, port, err := advertised(cfg.AdvertisedAddr, n.kafkaLn.Addr())
 	if err != nil {
 		return nil, err
 	}
-	brokerEpoch, err := n.ctl.RegisterBroker(ctx, controller.BrokerRegistration{
-		NodeID: cfg.NodeID, Host: host, Port: port, Rack: cfg.Rack, IncarnationID: newIncarnationID(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("register broker: %w", err)
-	}
-	n.broker, err = broker.New(broker.Options{Config: cfg, Logger: lg, Meta: n.meta, Controller: n.ctl, BrokerEpoch: brokerEpoch})
+	n.broker, err = broker.New(broker.Options{Config: cfg, Logger: lg, Meta: n.meta, Controller: n.ctl,
+		Voters: voters, AdvertisedHost: host, AdvertisedPort: port, ControllerAddr: advertiseCtl})
 	if err != nil {
 		return nil, err
 	}
+	// The controller listener serves other nodes from now on: a quorum
+	// leader must answer registrations while it is itself starting.
+	n.ctlWire = wire.NewServer(wire.Config{
+		MaxRequestBytes: cfg.SocketRequestMaxBytes,
+		IdleTimeout:     cfg.ConnectionsMaxIdle,
+		Registry:        n.broker.ControllerRegistry(),
+		Logger:          lg.With("component", "controller-listener"),
+	}, n.broker.ControllerHandler())
+	ctlLn, ctlWire, ctlServed := n.meta.ControllerAPIListener(), n.ctlWire, make(chan struct{})
+	n.ctlServed = ctlServed
+	go func() {
+		defer close(ctlServed)
+		if err := ctlWire.Serve(ctlLn); err != nil && !errors.Is(err, net.ErrClosed) {
+			lg.Error("controller listener stopped", "err", err)
+		}
+	}()
+	runCtx, stopRun := context.WithCancel(context.Background())
+	ctl, ctlDone := n.ctl, make(chan struct{})
+	n.stopCtl, n.ctlDone = stopRun, ctlDone
+	go func() {
+		defer close(ctlDone)
+		ctl.Run(runCtx)
+	}()
 	if err := n.broker.Start(ctx); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -138,8 +172,20 @@ func (n *Node) HTTPAddr() string {
 // Broker returns the node's broker (for tests and tools).
 func (n *Node) Broker() *broker.Broker { return n.broker }
 
+// Shutdown stops the node gracefully: a controlled shutdown first (the
+// controller moves this broker's leaderships away, bounded by ctx), then
+// Close.
+func (n *Node) Shutdown(ctx context.Context) error {
+	if n.broker != nil {
+		if err := n.broker.ControlledShutdown(ctx); err != nil {
+			n.lg.Warn("controlled shutdown did not finish; stopping anyway", "err", err)
+		}
+	}
+	return n.Close()
+}
+
 // Close stops the node: listeners first, then the broker (which closes every
-// partition cleanly), then the metadata node.
+// partition cleanly), then the controller and the metadata node.
 func (n *Node) Close() error {
 	var errs []error
 	if n.http != nil {
@@ -155,6 +201,14 @@ func (n *Node) Close() error {
 	}
 	if n.broker != nil {
 		errs = append(errs, n.broker.Close())
+	}
+	if n.stopCtl != nil {
+		n.stopCtl()
+		<-n.ctlDone
+	}
+	if n.ctlWire != nil {
+		errs = append(errs, n.ctlWire.Close())
+		<-n.ctlServed
 	}
 	if n.meta != nil {
 		errs = append(errs, n.meta.Close())
@@ -185,13 +239,6 @@ func advertised(addr string, bound net.Addr) (string, int32, error) {
 		}
 	}
 	return host, int32(port), nil
-}
-
-// newIncarnationID returns a random id for this run of the node.
-func newIncarnationID() [16]byte {
-	var id [16]byte
-	_, _ = rand.Read(id[:])
-	return id
 }
 
 // ParseVoters parses controller.quorum.voters ("1@host:port,2@host:port").

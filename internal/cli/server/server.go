@@ -67,7 +67,9 @@ Properties:
 		}
 		<-ctx.Done()
 		lg.Info("shutting down")
-		if err := node.Close(); err != nil {
+		shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancelShutdown()
+		if err := node.Shutdown(shutdownCtx); err != nil {
 			return fmt.Errorf("shutdown: %w", err)
 		}
 		lg.Info("stopped cleanly")
