@@ -47,7 +47,7 @@
 // # Goroutines
 //
 //   - Raft's own goroutines (main loop, FSM, snapshots, replication,
-//     transport listener): started by Open (raft.NewRaft), stopped by
+//     transport): started by Open (raft.NewRaft), stopped by
 //     Close through raft.Shutdown, which also closes the listener.
 //     The FSM goroutine is the only one touching State; it publishes
 //     each new Image with an atomic store and a non-blocking send to
@@ -62,13 +62,23 @@
 // Locks: subMu guards the subscribers; gateMu guards the leader gate. They
 // are never held together, and neither is held while calling Raft.
 //
-// # Single voter now, quorum later
+// # Quorum, members and the controller listener
 //
-// A node listed alone in NodeConfig.Voters bootstraps a one-voter quorum
-// on its first start and elects itself (Raft timeouts of 50 ms give a
-// leader in about 0.1 s). With several voters, each bootstraps the same
-// configuration and Raft elects one. Adding brokers as non-voting members,
-// broker heartbeats/fencing and follower readiness that waits for the
-// leader's commit index are left to the "Replicated cluster" issue; the
-// records (ChangePartition, broker epochs) already carry what it needs.
+// Every voter in NodeConfig.Voters bootstraps the same configuration on its
+// first start and Raft elects one (50 ms timeouts for a lone voter, 500 ms
+// otherwise, so a dead leader is replaced in about a second). A node not
+// listed (a broker-only node) does not bootstrap: the controller adds it as
+// a non-voter (AddNonvoter) when it registers, and it then receives the log
+// like any follower; on restart it finds itself in its stored
+// configuration.
+//
+// The controller listener (NodeConfig.BindAddr) carries two protocols
+// (transport.go): a connection that starts with ControllerAPIPreface
+// ("SMSA") speaks the Kafka protocol and is handed to
+// ControllerAPIListener, where the broker serves the broker-to-controller
+// APIs (registration, heartbeats, AlterPartition, forwarded admin
+// requests); every other connection is Raft's. A goroutine per accepted
+// connection sorts it (bounded: at most 256 unsorted and 64 unaccepted),
+// and the accept loop is owned by the transport, stopped by Close.
+// Outbound connections are bound to NodeConfig.SourceAddr when it is set.
 package metadata
