@@ -247,12 +247,33 @@ func (b *Broker) housekeep() {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	// High watermarks are checkpointed every few seconds, as Kafka's
+	// replica.high.watermark.checkpoint.interval.ms, so that a restarted
+	// replica does not start from its log start.
+	hw := time.NewTicker(5 * time.Second)
+	defer hw.Stop()
 	for {
 		select {
 		case <-b.closing:
 			return
 		case <-t.C:
 			b.runRetention()
+		case <-hw.C:
+			b.checkpointHighWatermarks()
+		}
+	}
+}
+
+// checkpointHighWatermarks writes every local replica's high watermark.
+func (b *Broker) checkpointHighWatermarks() {
+	for _, t := range b.view().topics {
+		for _, pv := range t.partitions {
+			if pv.local == nil {
+				continue
+			}
+			if err := pv.local.CheckpointHighWatermark(); err != nil {
+				b.lg.Warn("high watermark checkpoint", "partition", pv.local.String(), "err", err)
+			}
 		}
 	}
 }

@@ -76,6 +76,12 @@ func (f *fetcher) handlePartition(e *planEntry, rp *kmsg.FetchResponseTopicParti
 		}
 	}
 	r.UpdateFollowerHighWatermark(rp.HighWatermark)
+	if ls, ok := r.(logStartFollower); ok && rp.LogStartOffset > r.LogStartOffset() {
+		// Retention or DeleteRecords on the leader: follow its log start.
+		if err := ls.UpdateFollowerLogStartOffset(rp.LogStartOffset); err != nil {
+			f.log.Warn("following the leader's log start", "replica", r.String(), "err", err)
+		}
+	}
 	st.leo = r.LogEndOffset()
 	st.leaderHW = rp.HighWatermark
 	st.lastFetch = now
@@ -84,6 +90,12 @@ func (f *fetcher) handlePartition(e *planEntry, rp *kmsg.FetchResponseTopicParti
 		st.err = nil
 	}
 	return false
+}
+
+// logStartFollower is implemented by replicas that can advance their log
+// start offset to the leader's (*partition.Partition does).
+type logStartFollower interface {
+	UpdateFollowerLogStartOffset(leaderStart int64) error
 }
 
 // truncateDiverging truncates st's replica after the leader reported that
