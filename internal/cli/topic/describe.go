@@ -48,6 +48,7 @@ type partitionState struct {
 	Epoch          int32   `json:"epoch"`
 	Replicas       []int32 `json:"replicas"`
 	ISR            []int32 `json:"isr"`
+	Offline        []int32 `json:"offline_replicas"`
 	LogStartOffset int64   `json:"log_start_offset"`
 	HighWatermark  int64   `json:"high_watermark"`
 	Error          string  `json:"error"`
@@ -179,6 +180,7 @@ func partitionRow(p kadm.PartitionDetail, starts, ends kadm.ListedOffsets) parti
 		Epoch:          p.LeaderEpoch,
 		Replicas:       nonNil(p.Replicas),
 		ISR:            nonNil(p.ISR),
+		Offline:        nonNil(p.OfflineReplicas),
 		LogStartOffset: -1,
 		HighWatermark:  -1,
 	}
@@ -263,17 +265,24 @@ func writeDescribed(w io.Writer, results []described) error {
 }
 
 func partitionTable(rows []partitionState) *format.Table {
-	withErrors := false
+	withErrors, withOffline := false, false
 	for _, p := range rows {
 		withErrors = withErrors || p.Error != ""
+		withOffline = withOffline || len(p.Offline) > 0
 	}
 	header := []string{"PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "LOG-START-OFFSET", "HIGH-WATERMARK"}
+	if withOffline {
+		header = append(header, "OFFLINE-REPLICAS")
+	}
 	if withErrors {
 		header = append(header, "ERROR")
 	}
 	t := format.NewTable(header...)
 	for _, p := range rows {
 		cells := []any{p.Partition, p.Leader, p.Epoch, p.Replicas, p.ISR, offsetCell(p.LogStartOffset), offsetCell(p.HighWatermark)}
+		if withOffline {
+			cells = append(cells, p.Offline)
+		}
 		if withErrors {
 			cells = append(cells, p.Error)
 		}
