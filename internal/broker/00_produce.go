@@ -62,7 +62,8 @@ func (b *Broker) handleProduce(ctx context.Context, r *wire.Request) (*wire.Resp
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
-		topic := view.topics[rt.Topic]
+		var topic *topicView
+		topic, view = b.topicOrSync(view, rt.Topic)
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := &st.Partitions[j]

@@ -31,7 +31,8 @@ func (b *Broker) handleListOffsets(ctx context.Context, r *wire.Request) (*wire.
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
-		t := view.topics[rt.Topic]
+		var t *topicView
+		t, view = b.topicOrSync(view, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition

@@ -80,3 +80,20 @@ func sortedTopicNames(v *clusterView) []string {
 	sort.Strings(names)
 	return names
 }
+
+// topicOrSync returns a topic of view; if view does not have it but this
+// node's metadata image does (the reconciler has not caught up with a topic
+// created a moment ago), it applies the image first, so that a client that
+// created a topic through another broker and writes at once is not told the
+// topic does not exist. It returns the view the topic was found in.
+func (b *Broker) topicOrSync(view *clusterView, name string) (*topicView, *clusterView) {
+	if t := view.topics[name]; t != nil {
+		return t, view
+	}
+	if _, ok := b.meta.Image().Topic(name); !ok {
+		return nil, view
+	}
+	b.syncMetadata()
+	view = b.view()
+	return view.topics[name], view
+}

@@ -3,6 +3,8 @@ package compat
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -49,7 +51,7 @@ func uniqueTopic(parts ...string) string {
 // ctx's deadline, until metadata shows a leader for every partition.
 func createTopic(ctx context.Context, t *testing.T, adm *kadm.Client, topic string) kadm.TopicDetail {
 	t.Helper()
-	resp, err := adm.CreateTopic(ctx, topicPartitions, 1, nil, topic)
+	resp, err := adm.CreateTopic(ctx, topicPartitions, replicationFactor(t), nil, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -71,6 +73,22 @@ func createTopic(ctx context.Context, t *testing.T, adm *kadm.Client, topic stri
 		case <-tick.C:
 		}
 	}
+}
+
+// replicationFactor is the replication factor of the suite's topics: 1, or
+// SAMSA_TEST_REPLICATION_FACTOR when the suite runs against a cluster
+// (SAMSA_TEST_BROKERS), so every client is checked against replicated
+// partitions too.
+func replicationFactor(t *testing.T) int16 {
+	v := strings.TrimSpace(os.Getenv("SAMSA_TEST_REPLICATION_FACTOR"))
+	if v == "" {
+		return 1
+	}
+	n, err := strconv.ParseInt(v, 10, 16)
+	if err != nil || n < 1 {
+		t.Fatalf("SAMSA_TEST_REPLICATION_FACTOR=%q is not a replication factor", v)
+	}
+	return int16(n)
 }
 
 func topicReady(d kadm.TopicDetail) bool {
