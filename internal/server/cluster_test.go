@@ -3,11 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
-	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,92 +10,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/server"
+	"github.com/samsa-streaming/samsa/internal/testutil/testserver"
 )
-
-// freePorts reserves n loopback ports (closed again before use: a small
-// race with other processes, acceptable in tests).
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
-}
-
-// startCluster starts n in-process nodes, all voters, and returns them by
-// node id (1-based).
-func startCluster(t *testing.T, n int, props map[string]string) map[int32]*server.Node {
-	t.Helper()
-	ctl := freePorts(t, n)
-	var voters []string
-	for i, a := range ctl {
-		voters = append(voters, fmt.Sprintf("%d@%s", i+1, a))
-	}
-	nodes := map[int32]*server.Node{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		id := int32(i + 1)
-		env := []string{
-			fmt.Sprintf("SAMSA_NODE_ID=%d", id),
-			"SAMSA_DATA_DIR=" + t.TempDir(),
-			"SAMSA_KAFKA_ADDR=127.0.0.1:0",
-			"SAMSA_CONTROLLER_ADDR=" + ctl[i],
-			"SAMSA_VOTERS=" + strings.Join(voters, ","),
-			"SAMSA_HTTP_ADDR=",
-		}
-		for k, v := range props {
-			env = append(env, config.EnvName(k)+"="+v)
-		}
-		cfg, err := config.Load(nil, env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			level := slog.LevelWarn
-			if os.Getenv("SAMSA_TEST_VERBOSE") != "" {
-				level = slog.LevelDebug
-			}
-			lg := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", id)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			node, err := server.Start(ctx, cfg, lg)
-			if err != nil {
-				errs <- fmt.Errorf("node %d: %w", id, err)
-				return
-			}
-			mu.Lock()
-			nodes[id] = node
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, node := range nodes {
-			node.Close()
-		}
-	})
-	return nodes
-}
 
 // waitBrokers waits until every node's own Metadata answer lists n
 // brokers: each node learns the others' unfencing from the metadata log.
@@ -129,7 +41,7 @@ func TestInProcessClusterFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}
-	nodes := startCluster(t, 3, nil)
+	nodes := testserver.StartCluster(t, 3, nil).Nodes
 	var seeds []string
 	for _, n := range nodes {
 		seeds = append(seeds, n.KafkaAddr())

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,9 +50,9 @@ func uniqueTopic(parts ...string) string {
 
 // createTopic creates topic with topicPartitions partitions and waits, up to
 // ctx's deadline, until metadata shows a leader for every partition.
-func createTopic(ctx context.Context, t *testing.T, adm *kadm.Client, topic string) kadm.TopicDetail {
+func createTopic(ctx context.Context, t *testing.T, adm *kadm.Client, addr, topic string) kadm.TopicDetail {
 	t.Helper()
-	resp, err := adm.CreateTopic(ctx, topicPartitions, replicationFactor(t), nil, topic)
+	resp, err := adm.CreateTopic(ctx, topicPartitions, replicationFactor(t, addr), nil, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -75,11 +76,18 @@ func createTopic(ctx context.Context, t *testing.T, adm *kadm.Client, topic stri
 	}
 }
 
-// replicationFactor is the replication factor of the suite's topics: 1, or
-// SAMSA_TEST_REPLICATION_FACTOR when the suite runs against a cluster
-// (SAMSA_TEST_BROKERS), so every client is checked against replicated
-// partitions too.
-func replicationFactor(t *testing.T) int16 {
+// replicatedClusters maps the address of a cluster started by
+// TestCrossClientReplicated to the replication factor of its topics.
+var replicatedClusters sync.Map
+
+// replicationFactor is the replication factor of the suite's topics on
+// addr: 1, the factor registered for a cluster this suite started, or
+// SAMSA_TEST_REPLICATION_FACTOR when the suite runs against an outside
+// cluster (SAMSA_TEST_BROKERS).
+func replicationFactor(t *testing.T, addr string) int16 {
+	if rf, ok := replicatedClusters.Load(addr); ok {
+		return rf.(int16)
+	}
 	v := strings.TrimSpace(os.Getenv("SAMSA_TEST_REPLICATION_FACTOR"))
 	if v == "" {
 		return 1

@@ -2,8 +2,11 @@ package compat
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
+
+	"github.com/samsa-streaming/samsa/internal/testutil/testserver"
 )
 
 // recordsPerRun is how many records each producer sends per codec.
@@ -55,6 +58,28 @@ func TestCrossClient(t *testing.T) {
 	}
 }
 
+// TestCrossClientReplicated runs every pair, one codec each (rotating), on
+// a 3-node cluster with topics of replication factor 3 and
+// min.insync.replicas=2: every client's acks=all produce is answered only
+// once the followers copied it, and every consumer reads from leaders that
+// must agree with their followers.
+func TestCrossClientReplicated(t *testing.T) {
+	if os.Getenv("SAMSA_TEST_BROKERS") != "" {
+		t.Skip("SAMSA_TEST_BROKERS is set: TestCrossClient runs against that cluster (set SAMSA_TEST_REPLICATION_FACTOR)")
+	}
+	cluster := testserver.StartCluster(t, 3, map[string]string{"min.insync.replicas": "2"})
+	addr := cluster.Bootstrap()
+	replicatedClusters.Store(addr, int16(3))
+	for i, p := range pairs {
+		producer, consumer := clientsByName[p.producer](), clientsByName[p.consumer]()
+		codec := producer.codecs[i%len(producer.codecs)]
+		t.Run(producer.name+"_to_"+consumer.name+"/"+codec, func(t *testing.T) {
+			t.Parallel()
+			runPair(t, addr, producer, consumer, codec)
+		})
+	}
+}
+
 // runPair produces recordsPerRun records with producer, checks what the
 // broker stored, consumes them with consumer and checks what arrived.
 func runPair(t *testing.T, addr string, producer, consumer client, codec string) {
@@ -64,7 +89,7 @@ func runPair(t *testing.T, addr string, producer, consumer client, codec string)
 	defer cancel()
 	admin, adm := newAdmin(t, addr)
 	topic := uniqueTopic(producer.name, consumer.name, codec)
-	detail := createTopic(ctx, t, adm, topic)
+	detail := createTopic(ctx, t, adm, addr, topic)
 
 	sent := makeRecords(producer.name, recordsPerRun, producer.perRecordHeaders)
 	start := time.Now()

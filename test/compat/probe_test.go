@@ -25,7 +25,7 @@ func TestKafkaPythonProbe(t *testing.T) {
 	defer cancel()
 	_, adm := newAdmin(t, addr)
 	topic := uniqueTopic("probe-kafka-python")
-	createTopic(ctx, t, adm, topic)
+	createTopic(ctx, t, adm, addr, topic)
 
 	out, err := runTool(ctx, t, nil, debianPython, "py/kafka_python_client.py", "probe", "--brokers", addr)
 	if err != nil {
@@ -56,7 +56,7 @@ func TestPipelinedOldProbe(t *testing.T) {
 	defer cancel()
 	_, adm := newAdmin(t, addr)
 	topic := uniqueTopic("probe-pipelined")
-	createTopic(ctx, t, adm, topic)
+	createTopic(ctx, t, adm, addr, topic)
 
 	apiVersions := kmsg.NewPtrApiVersionsRequest() // Version 0
 	metadataV0 := kmsg.NewPtrMetadataRequest()
