@@ -344,7 +344,7 @@ func TestBadResponses(t *testing.T) {
 		{"truncated body", []byte{0, 0, 0, 1, 0}},
 	}
 	for _, tc := range bad {
-		if _, err := decodeResponse(heartbeat(), 1, tc.body); !errors.Is(err, ErrBadResponse) {
+		if _, err := DecodeResponse(heartbeat(), 1, tc.body); !errors.Is(err, ErrBadResponse) {
 			t.Fatalf("%s: err = %v", tc.name, err)
 		}
 	}

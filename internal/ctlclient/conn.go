@@ -166,15 +166,19 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, req kmsg.Request) (res
 	if _, err := io.ReadFull(cn.nc, body); err != nil {
 		return failed("read response", err)
 	}
-	resp, err = decodeResponse(req, corr, body)
+	resp, err = DecodeResponse(req, corr, body)
 	if err != nil {
 		return nil, false, err
 	}
 	return resp, true, nil
 }
 
-// decodeResponse parses a response frame body (after the size) to req.
-func decodeResponse(req kmsg.Request, corr int32, body []byte) (kmsg.Response, error) {
+// DecodeResponse parses a response frame body (after the size prefix) to
+// req, which must carry the version it was sent at: the correlation id is
+// checked, the response header's tags skipped (bounded) for flexible
+// versions, and the body decoded with kmsg. Byte fields of the response
+// alias body.
+func DecodeResponse(req kmsg.Request, corr int32, body []byte) (kmsg.Response, error) {
 	r := kbin.Reader{Src: body}
 	if got := r.Int32(); got != corr {
 		return nil, fmt.Errorf("%w: correlation id %d, want %d", ErrBadResponse, got, corr)

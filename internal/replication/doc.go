@@ -5,8 +5,9 @@
 // # Shape
 //
 // A Manager keeps one fetcher per leader broker. A fetcher owns one
-// connection to its leader (a kgo.Client seeded with the leader's address
-// only, dialled from Config.SourceAddr) and fetches every partition this
+// connection to its leader (conn.go: one TCP connection dialled from
+// Config.SourceAddr, requests framed and decoded with kmsg, fetch responses
+// read into one reused buffer) and fetches every partition this
 // node follows from that leader in one sessionless FetchRequest
 // (SessionEpoch -1), long-polling: MaxWaitMillis = Config.MaxWait, MinBytes
 // 1, IsolationLevel 0 (read_uncommitted), ReplicaID = Config.NodeID (the
@@ -18,8 +19,8 @@
 //	LogStartOffset     = the replica's log start offset
 //	PartitionMaxBytes  = Config.MaxPartitionBytes
 //
-// kgo negotiates the version with ApiVersions (the highest both ends know;
-// v16 against samsa today). Versions below 12 carry no LastFetchedEpoch and
+// The connection negotiates the version with ApiVersions when it opens (the
+// highest both ends know; v16 against samsa today). Versions below 12 carry no LastFetchedEpoch and
 // no DivergingEpoch, so the fetcher refuses them: it never appends what it
 // cannot check.
 //
@@ -76,9 +77,8 @@
 // The Manager owns the fetchers; each fetcher runs one goroutine
 // (fetcher.run), started by Manager.goFetcher, the only place the Manager's
 // WaitGroup grows. A fetcher stops when its last partition leaves it or at
-// Close (its context is cancelled, it closes its kgo client and returns);
-// Close waits for every fetcher goroutine. kgo's own goroutines end with its
-// client.
+// Close (its context is cancelled, it closes its connection and returns);
+// Close waits for every fetcher goroutine.
 //
 // Locks: Manager.mu guards which fetcher follows which partition;
 // fetcher.mu guards the fetcher's partition states and is held while the
