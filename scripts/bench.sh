@@ -8,8 +8,13 @@
 # linger 5 ms, 1 MB batches; plus p99 at a fixed 20,000 records/s (acks=all,
 # linger 0), idle RSS and start-up time. Every run is bounded by its record
 # count. Usage: scripts/bench.sh [RECORDS]   (default 1000000)
+#        scripts/bench.sh --cluster   (only the cluster benchmark: 3 nodes RF 3
+#        acks=all against 1 node acks=1, test/cluster/bench_test.go)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--cluster" ]; then
+	SAMSA_BENCH=1 exec go test ./test/cluster -run '^TestClusterBench$' -count=1 -v -timeout 20m
+fi
 records=${1:-1000000}
 work=$(mktemp -d)
 pids=()

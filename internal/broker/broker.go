@@ -175,8 +175,10 @@ func (b *Broker) Start(ctx context.Context) error {
 	// between is missed.
 	updates, cancel := b.meta.Subscribe()
 	if err := b.reconcile(b.meta.Image()); err != nil {
-		cancel()
-		return err
+		// Not fatal: a replica that cannot take its role yet (e.g. a
+		// stale epoch while the image catches up) is retried at the
+		// next image, as in steady state.
+		b.lg.Error("applying metadata at start; retrying with the next image", "err", err)
 	}
 	if err := b.removeStrayPartitionDirs(); err != nil {
 		b.lg.Warn("could not clean partition directories", "err", err)

@@ -119,7 +119,43 @@ func (n *Node) followerCaughtUp() bool {
 		return false
 	}
 	ci := n.raft.CommitIndex()
-	return ci > 0 && n.raft.AppliedIndex() >= ci && n.Image().ClusterID() != ""
+	if ci == 0 || n.raft.AppliedIndex() < ci {
+		return false
+	}
+	// Raft advances AppliedIndex when it hands entries to the FSM
+	// goroutine, not when the FSM has applied them: a node restarted with a
+	// long log used to report ready while its image still lagged seconds of
+	// history behind, and the broker then acted on stale leader epochs
+	// (a replica whose log already held a newer epoch failed the first
+	// reconcile with ErrStaleEpoch and the process exited). Wait for the
+	// image itself to reach the last command at or below the commit index.
+	return n.Image().Index() >= n.fsmTarget(ci) && n.Image().ClusterID() != ""
+}
+
+// maxTargetScan bounds how many log entries fsmTarget looks at.
+const maxTargetScan = 4096
+
+// fsmTarget returns the index of the last entry at or below ci that Raft
+// hands to the FSM (a command; no-ops, barriers and configuration entries
+// never reach Apply, so the image index does not advance for them). It
+// returns 0 when no such entry is left in the log (earlier entries are in
+// the snapshot the FSM was restored from) or none is found within
+// maxTargetScan entries.
+func (n *Node) fsmTarget(ci uint64) uint64 {
+	first, err := n.store.FirstIndex()
+	if err != nil {
+		return 0
+	}
+	for i, scanned := ci, 0; i >= first && i > 0 && scanned < maxTargetScan; i, scanned = i-1, scanned+1 {
+		var l raft.Log
+		if err := n.store.GetLog(i, &l); err != nil {
+			return 0
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return 0
 }
 
 func (n *Node) markReady() {
