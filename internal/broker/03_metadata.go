@@ -50,7 +50,7 @@ func (b *Broker) handleMetadata(ctx context.Context, r *wire.Request) (*wire.Res
 	}
 	clusterID := view.clusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = view.controllerID
+	resp.ControllerID = b.controllerID()
 
 	if allTopics {
 		for _, name := range sortedTopicNames(view) {

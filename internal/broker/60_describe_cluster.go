@@ -27,7 +27,7 @@ func (b *Broker) handleDescribeCluster(ctx context.Context, r *wire.Request) (*w
 	view := b.view()
 	resp.EndpointType = 1
 	resp.ClusterID = view.clusterID
-	resp.ControllerID = view.controllerID
+	resp.ControllerID = b.controllerID()
 	for _, br := range view.brokers {
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID, rb.Host, rb.Port = br.nodeID, br.host, br.port

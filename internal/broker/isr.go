@@ -14,7 +14,6 @@ package broker
 // skipped until the metadata moves.
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"time"
@@ -47,6 +46,11 @@ func (b *Broker) isrLoop() {
 		case <-b.closing:
 			return
 		case <-t.C:
+			select {
+			case <-b.closing: // both were ready: closing wins
+				return
+			default:
+			}
 			b.checkISRs(lag)
 		}
 	}
@@ -94,7 +98,7 @@ func (b *Broker) checkISRs(lag time.Duration) {
 	if len(req.Topics) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := b.closingContext(5 * time.Second)
 	defer cancel()
 	resp, err := b.ctlc.RequestUntil(ctx, req, isNotController)
 	if err != nil {

@@ -137,12 +137,35 @@ func (b *Broker) heartbeatLoop() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 4*interval)
+		// When both are ready select picks at random, so look at closing
+		// again: Close must not wait for more heartbeats to a controller
+		// that may be gone (the last node of a cluster shutting down).
+		select {
+		case <-b.closing:
+			return
+		default:
+		}
+		ctx, cancel := b.closingContext(4 * interval)
 		if _, _, err := b.heartbeat(ctx, false); err != nil {
 			b.lg.Debug("heartbeat failed", "err", err)
 		}
 		cancel()
 	}
+}
+
+// closingContext returns a context that ends after d or when the broker
+// starts closing, whichever comes first, so that a background request to
+// an unreachable controller never delays Close.
+func (b *Broker) closingContext(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	go func() { // ends with ctx: the caller cancels it when done
+		select {
+		case <-b.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // waitUnfenced heartbeats until the controller unfences this broker.

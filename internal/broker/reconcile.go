@@ -230,10 +230,6 @@ func (b *Broker) publishView(img metadata.Image) {
 		topics:     make(map[string]*topicView, img.TopicCount()),
 		topicsByID: make(map[[16]byte]*topicView, img.TopicCount()),
 	}
-	v.controllerID = -1
-	if id, ok := b.meta.Leader(); ok {
-		v.controllerID = id
-	}
 	for _, br := range img.Brokers() {
 		if br.Fenced {
 			continue // Kafka lists only unfenced brokers to clients

@@ -11,11 +11,10 @@ import (
 // local partitions changes and published through an atomic pointer, so the
 // produce and fetch paths read it without locks.
 type clusterView struct {
-	clusterID    string
-	controllerID int32
-	brokers      []brokerView
-	topics       map[string]*topicView
-	topicsByID   map[[16]byte]*topicView
+	clusterID  string
+	brokers    []brokerView
+	topics     map[string]*topicView
+	topicsByID map[[16]byte]*topicView
 }
 
 type brokerView struct {
@@ -96,4 +95,17 @@ func (b *Broker) topicOrSync(view *clusterView, name string) (*topicView, *clust
 	b.syncMetadata()
 	view = b.view()
 	return view.topics[name], view
+}
+
+// controllerID is the node that leads the metadata quorum now, -1 if none
+// (no quorum). It is read per request and not kept in the clusterView: the
+// view is rebuilt only when a metadata image arrives, and none arrives once
+// the quorum is lost, so a view would go on naming a dead controller and
+// clients would send admin requests to it instead of learning that no
+// controller is available.
+func (b *Broker) controllerID() int32 {
+	if id, ok := b.meta.Leader(); ok {
+		return id
+	}
+	return -1
 }

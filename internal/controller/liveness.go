@@ -25,6 +25,12 @@ type lease struct {
 	// shutdownOffset is the metadata offset of the entry that fenced it
 	// for the shutdown: it may stop once it has applied that entry.
 	shutdownOffset int64
+	// fencedAt is the metadata offset of the entry that fenced the
+	// broker (lease expiry, or, for a controller that just became
+	// active, its whole log so far): it is unfenced only once its
+	// heartbeats show it applied that entry, so that a broker cut off
+	// for a while never serves with a stale view of who leads what.
+	fencedAt int64
 }
 
 // leaderImage is c.log.LeaderImage that also tracks whether this
@@ -41,7 +47,11 @@ func (c *Controller) leaderImage(ctx context.Context) (metadata.Image, error) {
 			c.active, c.lastRebalance = true, now
 			clear(c.leases)
 			for _, b := range img.Brokers() {
-				c.leases[b.NodeID] = &lease{epoch: b.Epoch, expires: now.Add(c.cfg.SessionTimeout)}
+				l := &lease{epoch: b.Epoch, expires: now.Add(c.cfg.SessionTimeout)}
+				if b.Fenced {
+					l.fencedAt = int64(img.Index())
+				}
+				c.leases[b.NodeID] = l
 			}
 			c.lg.Info("controller active: every broker got a fresh lease", "brokers", len(c.leases))
 		}
@@ -97,6 +107,26 @@ func (c *Controller) shutdownOffset(id int32, epoch int64) (int64, bool) {
 		return 0, false
 	}
 	return l.shutdownOffset, true
+}
+
+// setFencedAt records the entry that fenced broker id (at epoch).
+func (c *Controller) setFencedAt(id int32, epoch, offset int64) {
+	c.leaseMu.Lock()
+	defer c.leaseMu.Unlock()
+	if l := c.leases[id]; l != nil && l.epoch == epoch {
+		l.fencedAt = offset
+	}
+}
+
+// fencedAt returns the offset broker id (at epoch) must have applied
+// before it may be unfenced (0 if none is known).
+func (c *Controller) fencedAt(id int32, epoch int64) int64 {
+	c.leaseMu.Lock()
+	defer c.leaseMu.Unlock()
+	if l := c.leases[id]; l != nil && l.epoch == epoch {
+		return l.fencedAt
+	}
+	return 0
 }
 
 // setShutdownOffset records the entry that fenced broker id for its
@@ -205,7 +235,7 @@ func (c *Controller) BrokerHeartbeat(ctx context.Context, req *kmsg.BrokerHeartb
 		resp.ErrorCode = e.Code.Code
 		return resp
 	}
-	caughtUp := req.CurrentMetadataOffset >= b.Epoch
+	caughtUp := req.CurrentMetadataOffset >= max(b.Epoch, c.fencedAt(b.NodeID, b.Epoch))
 	shutdown := c.shuttingDown(b.NodeID, b.Epoch)
 	switch {
 	case shutdown && !b.Fenced:
@@ -261,6 +291,7 @@ func (c *Controller) fenceBroker(ctx context.Context, img metadata.Image, x int3
 		c.lg.Warn("fencing a broker failed", "node", x, "epoch", b.Epoch, "reason", reason, "err", err)
 		return img, err
 	}
+	c.setFencedAt(x, b.Epoch, int64(next.Index()))
 	c.lg.Info("broker fenced", "node", x, "epoch", b.Epoch, "reason", reason, "partitions_changed", len(changes))
 	return next, nil
 }

@@ -375,3 +375,28 @@ func TestAllocateProducerIDsRequest(t *testing.T) {
 		t.Fatalf("stale: %v", codeErr(r.ErrorCode))
 	}
 }
+
+// A broker fenced for a lost lease (paused, cut off) keeps its epoch; it is
+// unfenced only once its heartbeats show it applied the fence itself, so it
+// never serves with the view it had before.
+func TestUnfenceWaitsForTheFenceToBeApplied(t *testing.T) {
+	cl := newCluster(t, 3)
+	cl.topic("t", []int32{1, 2, 3})
+	cl.c.tick(ctx())
+	before := int64(cl.img().Index())
+	cl.clock.advance(sec(2.5))
+	cl.heartbeatAll(2, 3)
+	cl.c.tick(ctx())
+	if !cl.fenced(1) {
+		t.Fatal("broker 1 not fenced after its lease expired")
+	}
+	// Back, but its metadata is from before the fence.
+	behind := func(r *kmsg.BrokerHeartbeatRequest) { r.CurrentMetadataOffset = before }
+	if r := cl.heartbeat(1, behind); !r.IsFenced || r.IsCaughtUp {
+		t.Fatalf("unfenced with stale metadata: %+v", r)
+	}
+	if r := cl.heartbeat(1); r.IsFenced || !r.IsCaughtUp {
+		t.Fatalf("still fenced once caught up: %+v", r)
+	}
+	cl.checkInvariants()
+}
