@@ -94,37 +94,28 @@ func isNotController(resp kmsg.Response) bool {
 	case *kmsg.ListPartitionReassignmentsResponse:
 		code = r.ErrorCode
 	case *kmsg.CreateTopicsResponse:
-		for _, t := range r.Topics {
-			if t.ErrorCode == kerr.NotController.Code {
-				return true
-			}
-		}
+		return anyNotController(r.Topics, func(t kmsg.CreateTopicsResponseTopic) int16 { return t.ErrorCode })
 	case *kmsg.DeleteTopicsResponse:
-		for _, t := range r.Topics {
-			if t.ErrorCode == kerr.NotController.Code {
-				return true
-			}
-		}
+		return anyNotController(r.Topics, func(t kmsg.DeleteTopicsResponseTopic) int16 { return t.ErrorCode })
 	case *kmsg.CreatePartitionsResponse:
-		for _, t := range r.Topics {
-			if t.ErrorCode == kerr.NotController.Code {
-				return true
-			}
-		}
+		return anyNotController(r.Topics, func(t kmsg.CreatePartitionsResponseTopic) int16 { return t.ErrorCode })
 	case *kmsg.AlterConfigsResponse:
-		for _, t := range r.Resources {
-			if t.ErrorCode == kerr.NotController.Code {
-				return true
-			}
-		}
+		return anyNotController(r.Resources, func(t kmsg.AlterConfigsResponseResource) int16 { return t.ErrorCode })
 	case *kmsg.IncrementalAlterConfigsResponse:
-		for _, t := range r.Resources {
-			if t.ErrorCode == kerr.NotController.Code {
-				return true
-			}
-		}
+		return anyNotController(r.Resources, func(t kmsg.IncrementalAlterConfigsResponseResource) int16 { return t.ErrorCode })
 	}
 	return code == kerr.NotController.Code
+}
+
+// anyNotController reports whether any per-item error code is
+// NOT_CONTROLLER.
+func anyNotController[T any](items []T, code func(T) int16) bool {
+	for _, it := range items {
+		if code(it) == kerr.NotController.Code {
+			return true
+		}
+	}
+	return false
 }
 
 // waitForImage waits (bounded by ctx) until this node's metadata image
