@@ -22,8 +22,8 @@ import (
 // opTimeout bounds each client operation of these tests.
 const opTimeout = 30 * time.Second
 
-// requireClusterSupport skips multi-node tests while the binary cannot run
-// a cluster yet (cluster support lands with inter.node.source.address).
+// requireClusterSupport fails a multi-node test early, with a clear
+// message, if the binary cannot run a cluster.
 func requireClusterSupport(t *testing.T) {
 	t.Helper()
 	bin, err := samsaBinary("")
@@ -35,7 +35,7 @@ func requireClusterSupport(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !ok {
-		t.Skipf("%s has no cluster support yet (no %s property)", bin, sourceAddressProperty)
+		t.Fatalf("%s has no cluster support (no %s property)", bin, sourceAddressProperty)
 	}
 }
 
