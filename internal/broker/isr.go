@@ -22,11 +22,22 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// isrPending remembers the partition epoch an AlterPartition was sent for.
+// isrPending remembers, per partition, the partition epoch an
+// AlterPartition was sent for: while the epoch is unchanged the change is
+// not asked again, until retryAt when the controller refused it or could
+// not be reached (zero: in flight or accepted, wait for the metadata).
 type isrPending struct {
 	mu   sync.Mutex
-	sent map[isrKey]int32
+	sent map[isrKey]pendingISR
 }
+
+type pendingISR struct {
+	epoch   int32
+	retryAt time.Time
+}
+
+// isrRetryAfter spaces out the repeats of a refused ISR change.
+const isrRetryAfter = time.Second
 
 type isrKey struct {
 	topic     [16]byte
@@ -66,7 +77,7 @@ func (b *Broker) checkISRs(lag time.Duration) {
 	req.BrokerEpoch = b.brokerEpoch.Load()
 	b.isrPending.mu.Lock()
 	if b.isrPending.sent == nil {
-		b.isrPending.sent = map[isrKey]int32{}
+		b.isrPending.sent = map[isrKey]pendingISR{}
 	}
 	for _, t := range b.view().topics {
 		var rt *kmsg.AlterPartitionRequestTopic
@@ -79,10 +90,10 @@ func (b *Broker) checkISRs(lag time.Duration) {
 			if !changed || slices.Equal(isr, pv.isr) {
 				continue
 			}
-			if e, ok := b.isrPending.sent[k]; ok && e == pv.partitionEpoch {
+			if e, ok := b.isrPending.sent[k]; ok && e.epoch == pv.partitionEpoch && (e.retryAt.IsZero() || now.Before(e.retryAt)) {
 				continue
 			}
-			b.isrPending.sent[k] = pv.partitionEpoch
+			b.isrPending.sent[k] = pendingISR{epoch: pv.partitionEpoch}
 			if rt == nil {
 				req.Topics = append(req.Topics, kmsg.NewAlterPartitionRequestTopic())
 				rt = &req.Topics[len(req.Topics)-1]
@@ -103,34 +114,40 @@ func (b *Broker) checkISRs(lag time.Duration) {
 	resp, err := b.ctlc.RequestUntil(ctx, req, isNotController)
 	if err != nil {
 		b.lg.Warn("AlterPartition failed", "err", err)
-		b.forgetPending(req)
+		b.retryPending(req, nil)
 		return
 	}
 	r := resp.(*kmsg.AlterPartitionResponse)
 	if r.ErrorCode != 0 {
 		b.lg.Warn("AlterPartition refused", "err", kerr.ErrorForCode(r.ErrorCode))
-		b.forgetPending(req)
+		b.retryPending(req, nil)
 		return
 	}
+	refused := map[isrKey]bool{}
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			if p.ErrorCode != 0 {
-				b.lg.Info("ISR change refused", "topic", t.TopidID, "partition", p.Partition, "err", kerr.ErrorForCode(p.ErrorCode))
-				b.isrPending.mu.Lock()
-				delete(b.isrPending.sent, isrKey{t.TopidID, p.Partition})
-				b.isrPending.mu.Unlock()
+				b.lg.Debug("ISR change refused", "topic", t.TopidID, "partition", p.Partition, "err", kerr.ErrorForCode(p.ErrorCode))
+				refused[isrKey{t.TopidID, p.Partition}] = true
 			}
 		}
 	}
+	b.retryPending(req, refused)
 }
 
-// forgetPending lets the partitions of a failed request be asked again.
-func (b *Broker) forgetPending(req *kmsg.AlterPartitionRequest) {
+// retryPending lets the partitions of a failed request (only those in
+// which, if which is not nil) be asked again after isrRetryAfter.
+func (b *Broker) retryPending(req *kmsg.AlterPartitionRequest, which map[isrKey]bool) {
+	at := time.Now().Add(isrRetryAfter)
 	b.isrPending.mu.Lock()
 	defer b.isrPending.mu.Unlock()
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {
-			delete(b.isrPending.sent, isrKey{t.TopicID, p.Partition})
+			k := isrKey{t.TopicID, p.Partition}
+			if e, ok := b.isrPending.sent[k]; ok && (which == nil || which[k]) {
+				e.retryAt = at
+				b.isrPending.sent[k] = e
+			}
 		}
 	}
 }
