@@ -3,56 +3,22 @@ package integration
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/samsa-streaming/samsa/internal/testutil/samsabin"
 )
 
-// binDir holds the samsa binary built for this test run (set by TestMain).
-var binDir string
-
-var (
-	buildOnce sync.Once
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "samsa-integration-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration: temp dir:", err)
-		os.Exit(2)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// samsaBinary builds cmd/samsa once per test binary (on first use) and
-// returns its path.
-func samsaBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(binDir, "samsa")
-	buildOnce.Do(func() {
-		cmd := exec.Command("go", "build", "-o", bin, "github.com/samsa-streaming/samsa/cmd/samsa")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build cmd/samsa: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return bin
-}
+// samsaBinary returns the samsa binary the tests run (built once per test
+// process, see samsabin).
+func samsaBinary(t *testing.T) string { return samsabin.Must(t) }
 
 // serverProc is a `samsa server` child process.
 type serverProc struct {

@@ -11,7 +11,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streaming/samsa/internal/testutil/samsabin"
 )
 
 // These tests run the real thing: cmd/samsa built with `go build`, then
@@ -32,41 +33,9 @@ const (
 	exitTimeout = 30 * time.Second // for it to exit after a signal
 )
 
-// binDir holds the binary built for this test process; TestMain removes it.
-var binDir string
-
-var (
-	buildOnce sync.Once
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "samsa-dev-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dev test: temp dir:", err)
-		os.Exit(2)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// samsaBinary builds cmd/samsa on first use and returns its path.
-func samsaBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(binDir, "samsa")
-	buildOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", bin, "github.com/samsa-streaming/samsa/cmd/samsa").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build cmd/samsa: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return bin
-}
+// samsaBinary returns the samsa binary the tests run (built once per test
+// process, see samsabin).
+func samsaBinary(t *testing.T) string { return samsabin.Must(t) }
 
 // requireClusterSupport fails a multi-node test early, with a clear
 // message, if the binary cannot run a cluster.

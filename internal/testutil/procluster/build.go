@@ -4,80 +4,30 @@ package procluster
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/samsa-streaming/samsa/internal/testutil/samsabin"
 )
 
 // EnvBinary names a prebuilt samsa binary to use when Options.Binary is
 // empty (CI can build once for every package).
-const EnvBinary = "SAMSA_TEST_BINARY"
+const EnvBinary = samsabin.EnvBinary
 
 // sourceAddressProperty is the property that binds a node's outbound
 // inter-node connections to its own loopback IP.
 const sourceAddressProperty = "inter.node.source.address"
 
-var (
-	buildOnce sync.Once
-	builtPath string
-	buildErr  error
-)
-
-// samsaBinary returns opt's binary, $SAMSA_TEST_BINARY, or cmd/samsa built
-// once per test process into <module root>/tmp/samsa. The build goes to a
-// file of its own first and is renamed into place, so test processes
-// building side by side never run a half-written binary.
+// samsaBinary returns opt's binary, or samsabin's ($SAMSA_TEST_BINARY, or
+// cmd/samsa built once per test process).
 func samsaBinary(opt string) (string, error) {
 	if opt != "" {
 		return opt, nil
 	}
-	if env := os.Getenv(EnvBinary); env != "" {
-		return env, nil
-	}
-	buildOnce.Do(func() { builtPath, buildErr = build() })
-	return builtPath, buildErr
-}
-
-func build() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("procluster: go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("procluster: not inside a Go module (go env GOMOD = %q)", gomod)
-	}
-	root := filepath.Dir(gomod)
-	dir := filepath.Join(root, "tmp")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("procluster: %w", err)
-	}
-	// Keep the build out of git: tmp/ ignores everything in it.
-	ignore := filepath.Join(dir, ".gitignore")
-	if _, err := os.Stat(ignore); errors.Is(err, fs.ErrNotExist) {
-		if err := os.WriteFile(ignore, []byte("*\n"), 0o644); err != nil {
-			return "", fmt.Errorf("procluster: %w", err)
-		}
-	}
-	final := filepath.Join(dir, "samsa")
-	tmp := final + ".build-" + strconv.Itoa(os.Getpid())
-	cmd := exec.Command("go", "build", "-o", tmp, "./cmd/samsa")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("procluster: go build ./cmd/samsa: %w\n%s", err, out)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("procluster: %w", err)
-	}
-	return final, nil
+	return samsabin.Path()
 }
 
 var (
