@@ -251,22 +251,14 @@ func (b *Broker) fetchTarget(view *clusterView, k fetchKey, sp *sessionPartition
 		}
 		return nil, kerr.UnknownTopicOrPartition
 	}
-	if k.partition < 0 || int(k.partition) >= len(t.partitions) {
-		return nil, kerr.UnknownTopicOrPartition
+	p, pv, err := b.leaderFor(t, k.partition)
+	if err == nil && sp.currentEpoch >= 0 {
+		err = checkLeaderEpoch(sp.currentEpoch, pv.leaderEpoch)
 	}
-	pv := &t.partitions[k.partition]
-	if pv.leader != b.nodeID || pv.local == nil {
-		return nil, kerr.NotLeaderForPartition
+	if err != nil {
+		return nil, err
 	}
-	if sp.currentEpoch >= 0 {
-		if sp.currentEpoch < pv.leaderEpoch {
-			return nil, kerr.FencedLeaderEpoch
-		}
-		if sp.currentEpoch > pv.leaderEpoch {
-			return nil, kerr.UnknownLeaderEpoch
-		}
-	}
-	return pv.local, nil
+	return p, nil
 }
 
 // read reads a partition for this plan: up to the log end for a follower,

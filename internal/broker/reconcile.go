@@ -36,11 +36,8 @@ func (b *Broker) reconcile(img metadata.Image) error {
 			if p == nil {
 				continue
 			}
-			b.replicas.Unfollow(replication.Key{TopicID: id, Topic: p.Topic(), Partition: int32(i)})
-			if err := p.Delete(); err != nil {
-				errs = append(errs, fmt.Errorf("delete %s: %w", p, err))
-			} else {
-				b.lg.Info("deleted partition", "partition", p.String())
+			if err := b.dropReplica(replication.Key{TopicID: id, Topic: p.Topic(), Partition: int32(i)}, p, "its topic was deleted"); err != nil {
+				errs = append(errs, err)
 			}
 		}
 		delete(b.local, id)
@@ -59,12 +56,8 @@ func (b *Broker) reconcile(img metadata.Image) error {
 			p := parts[i]
 			if !slices.Contains(pa.Replicas, b.nodeID) {
 				if p != nil {
-					// A reassignment moved this replica away.
-					b.replicas.Unfollow(replicaKey(t, int32(i)))
-					if err := p.Delete(); err != nil {
-						errs = append(errs, fmt.Errorf("delete moved replica %s: %w", p, err))
-					} else {
-						b.lg.Info("deleted a replica moved to other brokers", "partition", p.String())
+					if err := b.dropReplica(replicaKey(t, int32(i)), p, "a reassignment moved it to other brokers"); err != nil {
+						errs = append(errs, err)
 					}
 					parts[i] = nil
 				}
@@ -89,6 +82,16 @@ func (b *Broker) reconcile(img metadata.Image) error {
 	b.publishView(img)
 	b.updateGroupLeadership()
 	return errors.Join(errs...)
+}
+
+// dropReplica stops fetching for a local replica and deletes it.
+func (b *Broker) dropReplica(key replication.Key, p *partition.Partition, why string) error {
+	b.replicas.Unfollow(key)
+	if err := p.Delete(); err != nil {
+		return fmt.Errorf("delete %s: %w", p, err)
+	}
+	b.lg.Info("deleted a local replica", "partition", p.String(), "because", why)
+	return nil
 }
 
 // replicaKey names a partition for the replica fetchers.
