@@ -1,52 +1,27 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/samsa-streaming/samsa/internal/cli/clitest"
 )
 
-// envTestBrokers, when set, points the suite at a running cluster (samsa or
-// Kafka) instead of an in-process kfake broker.
-const envTestBrokers = "SAMSA_TEST_BROKERS"
+// envTestBrokers, when set, points the suite at a running cluster.
+const envTestBrokers = clitest.EnvBrokers
 
-// testBrokers returns the seed brokers for a test: $SAMSA_TEST_BROKERS, or a
-// fresh three-broker kfake cluster on 127.0.0.1, closed when the test ends.
-func testBrokers(t *testing.T) string {
-	t.Helper()
-	if addr := os.Getenv(envTestBrokers); addr != "" {
-		return addr
-	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(3))
-	if err != nil {
-		t.Fatalf("start kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return strings.Join(c.ListenAddrs(), ",")
-}
+// testBrokers returns the seed brokers for a test (see clitest.Brokers).
+func testBrokers(t *testing.T) string { return clitest.Brokers(t) }
 
 // usingKfake reports whether the suite runs against the in-process fake.
 func usingKfake() bool { return os.Getenv(envTestBrokers) == "" }
 
-var nonTopicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
-
-// topicName returns a topic name unique to this test run, so the suite can
-// share one real cluster.
-func topicName(t *testing.T, suffix string) string {
-	var b [4]byte
-	rand.Read(b[:])
-	name := nonTopicChars.ReplaceAllString(t.Name(), "-") + "-" + suffix + "-" + hex.EncodeToString(b[:])
-	return strings.ToLower(name)
-}
+// topicName returns a topic name unique to this test run.
+func topicName(t *testing.T, suffix string) string { return clitest.UniqueName(t, suffix) }
 
 // result is what one in-process command run produced.
 type result struct {
@@ -64,17 +39,8 @@ func samsa(t *testing.T, brokers, stdin string, args ...string) result {
 }
 
 func samsaCtx(ctx context.Context, brokers, stdin string, args ...string) result {
-	var out, errOut bytes.Buffer
-	root := NewRootCommand()
-	if brokers != "" {
-		args = append(args, "--brokers", brokers)
-	}
-	root.SetArgs(args)
-	root.SetIn(strings.NewReader(stdin))
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	err := root.ExecuteContext(ctx)
-	return result{stdout: out.String(), stderr: errOut.String(), err: err}
+	r := clitest.Run(ctx, NewRootCommand(), brokers, stdin, args...)
+	return result{stdout: r.Stdout, stderr: r.Stderr, err: r.Err}
 }
 
 // mustSamsa runs a command that must succeed and returns its stdout.

@@ -1,10 +1,7 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"regexp"
@@ -18,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/cli/clitest"
 )
 
 func TestMain(m *testing.M) {
@@ -267,15 +266,8 @@ func replicas(t *testing.T, brokers, topic string) map[int32][]int32 {
 	return out
 }
 
-var nonNameChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
-
-// uniqueName returns a topic name unique to this test run, so that the
-// suite can share one real cluster.
-func uniqueName(t *testing.T) string {
-	var b [4]byte
-	rand.Read(b[:])
-	return strings.ToLower(nonNameChars.ReplaceAllString(t.Name(), "-") + "-" + hex.EncodeToString(b[:]))
-}
+// uniqueName returns a topic name unique to this test run.
+func uniqueName(t *testing.T) string { return clitest.UniqueName(t) }
 
 // result is what one in-process command run produced.
 type result struct {
@@ -287,20 +279,10 @@ type result struct {
 // so that a hung command fails the test.
 func run(t *testing.T, brokers string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
-	var out, errOut bytes.Buffer
 	cmd := NewCommand()
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	if brokers != "" {
-		args = append(args, "--brokers", brokers)
-	}
-	cmd.SetArgs(args)
-	cmd.SetIn(strings.NewReader(""))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	err := cmd.ExecuteContext(ctx)
-	return result{stdout: out.String(), stderr: errOut.String(), err: err}
+	r := clitest.RunTimeout(cmd, brokers, "", args...)
+	return result{stdout: r.Stdout, stderr: r.Stderr, err: r.Err}
 }
 
 func mustRun(t *testing.T, brokers string, args ...string) result {

@@ -1,51 +1,24 @@
 package group
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streaming/samsa/internal/cli/clitest"
 )
 
-// envTestBrokers, when set, points the suite at a running cluster (samsa or
-// Kafka) instead of an in-process kfake broker, as in internal/cli.
-const envTestBrokers = "SAMSA_TEST_BROKERS"
+// testBrokers returns the seed brokers for a test (see clitest.Brokers).
+func testBrokers(t *testing.T) string { return clitest.Brokers(t) }
 
-// testBrokers returns the seed brokers for a test: $SAMSA_TEST_BROKERS, or a
-// fresh three-broker kfake cluster on 127.0.0.1, closed when the test ends.
-func testBrokers(t *testing.T) string {
-	t.Helper()
-	if addr := os.Getenv(envTestBrokers); addr != "" {
-		return addr
-	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(3))
-	if err != nil {
-		t.Fatalf("start kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return strings.Join(c.ListenAddrs(), ",")
-}
-
-var nonNameChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
-
-// uniqueName returns a topic or group name unique to this test run, so the
-// suite can share one real cluster.
-func uniqueName(t *testing.T, suffix string) string {
-	var b [4]byte
-	rand.Read(b[:])
-	name := nonNameChars.ReplaceAllString(t.Name(), "-") + "-" + suffix + "-" + hex.EncodeToString(b[:])
-	return strings.ToLower(name)
-}
+// uniqueName returns a topic or group name unique to this test run.
+func uniqueName(t *testing.T, suffix string) string { return clitest.UniqueName(t, suffix) }
 
 // result is what one in-process command run produced.
 type result struct {
@@ -57,20 +30,10 @@ type result struct {
 // a hung command fails the test.
 func run(t *testing.T, brokers string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
-	var out, errOut bytes.Buffer
 	cmd := NewCommand()
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	if brokers != "" {
-		args = append(args, "--brokers", brokers)
-	}
-	cmd.SetArgs(args)
-	cmd.SetIn(strings.NewReader(""))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	err := cmd.ExecuteContext(ctx)
-	return result{stdout: out.String(), stderr: errOut.String(), err: err}
+	r := clitest.RunTimeout(cmd, brokers, "", args...)
+	return result{stdout: r.Stdout, stderr: r.Stderr, err: r.Err}
 }
 
 // mustRun runs a command that must succeed and returns its stdout.
