@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // topicPartitions is the partition count of every topic the suite creates.
@@ -59,6 +61,49 @@ func createTopic(ctx context.Context, t *testing.T, adm *kadm.Client, addr, topi
 	if err != nil {
 		t.Fatalf("create topic %s: %v", topic, err)
 	}
+	// Every seed broker must know the topic: on a cluster each broker
+	// learns it from the metadata log a moment apart, and some clients
+	// (kafka-go) do not retry UNKNOWN_TOPIC_OR_PARTITION on produce.
+	detail := waitTopicReady(ctx, t, adm, topic)
+	for _, seed := range seeds(addr) {
+		waitBrokerKnows(ctx, t, seed, topic)
+	}
+	return detail
+}
+
+// waitBrokerKnows waits, up to ctx's deadline, until the broker at addr
+// itself answers Metadata for topic with a leader for every partition.
+func waitBrokerKnows(ctx context.Context, t *testing.T, addr, topic string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("compat-admin"))
+	if err != nil {
+		t.Fatalf("admin client: %v", err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	for {
+		resp, err := cl.SeedBrokers()[0].Request(ctx, req)
+		if err == nil {
+			if ts := resp.(*kmsg.MetadataResponse).Topics; len(ts) == 1 && ts[0].ErrorCode == 0 && len(ts[0].Partitions) == topicPartitions &&
+				!slices.ContainsFunc(ts[0].Partitions, func(p kmsg.MetadataResponseTopicPartition) bool { return p.Leader < 0 || p.ErrorCode != 0 }) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("broker %s does not know topic %s before the deadline (last error %v)", addr, topic, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitTopicReady waits, up to ctx's deadline, until adm's metadata shows a
+// leader for every partition of topic.
+func waitTopicReady(ctx context.Context, t *testing.T, adm *kadm.Client, topic string) kadm.TopicDetail {
+	t.Helper()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
