@@ -48,10 +48,18 @@ func (w *writtenBy) brokers(partition int32) []int32 {
 // acks=all writes; the majority must elect another leader and acknowledge
 // writes; after the heal L must rejoin the ISR, nothing acknowledged may
 // be lost, and the replicas must agree on disk (L's unreplicated tail is
-// truncated).
+// truncated). It runs once with links reset (every node learns of the cut
+// at once) and once with packets silently dropped (only timeouts tell).
 func TestNetworkPartitionIsolatedLeader(t *testing.T) {
+	for _, mode := range []procluster.CutMode{procluster.ResetLinks, procluster.DropPackets} {
+		t.Run(mode.String(), func(t *testing.T) { isolatedLeader(t, mode) })
+	}
+}
+
+func isolatedLeader(t *testing.T, mode procluster.CutMode) {
 	const topic, partitions = "isolated-leader", 3
 	c := procluster.Start(t, procluster.Options{Nodes: 3, LogDir: LogDir(t)})
+	c.SetCutMode(mode)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	adm := NodeAdmin(t, c.Bootstrap()...)

@@ -44,7 +44,7 @@ var faultKinds = []string{"kill", "pause", "isolate", "partition"}
 // consumer-group member against a 3-node cluster (a 3-partition RF 3 topic
 // with min.insync.replicas=2) while a seeded random schedule SIGKILLs and
 // restarts nodes, pauses them with SIGSTOP, isolates them and splits the
-// cluster, one fault at a time with recovery gaps. Afterwards the cluster
+// cluster (links reset or packets silently dropped), one fault at a time with recovery gaps. Afterwards the cluster
 // is healed and must recover every ISR; nothing acknowledged may be lost,
 // duplicated or reordered, no read may disagree with the final log, the
 // group's commits may never go backwards, and the replicas must agree on
@@ -145,12 +145,14 @@ func injectFault(t *testing.T, ctx context.Context, c *procluster.Cluster, rng *
 		desc = fmt.Sprintf("SIGSTOP node %d for %v", victim, hold)
 	case "isolate":
 		hold := randDuration(rng, 2*time.Second, 6*time.Second)
+		mode := randCutMode(c, rng)
 		c.Isolate(victim)
 		faultWait(t, ctx, hold)
 		c.Heal()
-		desc = fmt.Sprintf("isolate node %d for %v", victim, hold)
+		desc = fmt.Sprintf("isolate node %d for %v (%v)", victim, hold, mode)
 	case "partition":
 		hold := randDuration(rng, 2*time.Second, 6*time.Second)
+		mode := randCutMode(c, rng)
 		var rest []int32
 		for _, n := range nodes {
 			if n.ID != victim {
@@ -160,7 +162,7 @@ func injectFault(t *testing.T, ctx context.Context, c *procluster.Cluster, rng *
 		c.Partition([]int32{victim}, rest)
 		faultWait(t, ctx, hold)
 		c.Heal()
-		desc = fmt.Sprintf("partition {%d} | %v for %v", victim, rest, hold)
+		desc = fmt.Sprintf("partition {%d} | %v for %v (%v)", victim, rest, hold, mode)
 	}
 	rctx, cancel := context.WithTimeout(ctx, faultRecoveryTimeout)
 	defer cancel()
@@ -169,6 +171,17 @@ func injectFault(t *testing.T, ctx context.Context, c *procluster.Cluster, rng *
 		t.Fatalf("t+%.1fs %s: the cluster did not recover: %v", at, desc, err)
 	}
 	return fmt.Sprintf("t+%5.1fs %s; every node serves %v later", at, desc, time.Since(start).Round(time.Millisecond))
+}
+
+// randCutMode picks how the next cut looks to the nodes (links reset or
+// packets dropped), sets it on c and returns it.
+func randCutMode(c *procluster.Cluster, rng *rand.Rand) procluster.CutMode {
+	mode := procluster.ResetLinks
+	if rng.IntN(2) == 1 {
+		mode = procluster.DropPackets
+	}
+	c.SetCutMode(mode)
+	return mode
 }
 
 // faultWait waits d (a step of the fault schedule), or fails the test if

@@ -56,6 +56,10 @@ func (p *Proxy) admit(c net.Conn) {
 func (p *Proxy) forward(l *link, target string) {
 	defer p.wg.Done()
 	defer p.forget(l)
+	if !p.hold(l) { // a dropped source's connection waits here, unanswered
+		reset(l.client)
+		return
+	}
 	d := net.Dialer{Timeout: DialTimeout}
 	server, err := d.DialContext(p.ctx, "tcp", target)
 	if err != nil {
@@ -73,8 +77,8 @@ func (p *Proxy) forward(l *link, target string) {
 	p.mu.Unlock()
 
 	var wg sync.WaitGroup
-	wg.Go(func() { pipe(server, l.client, &l.stats.bytesIn) })
-	pipe(l.client, server, &l.stats.bytesOut)
+	wg.Go(func() { p.pipe(l, server, l.client, &l.stats.bytesIn) })
+	p.pipe(l, l.client, server, &l.stats.bytesOut)
 	wg.Wait()
 	l.client.Close()
 	server.Close()
@@ -88,13 +92,20 @@ func (p *Proxy) forget(l *link) {
 	l.stats.open.Add(-1)
 }
 
-// pipe copies src to dst, counting the bytes in n. At the end of src it
-// half-closes dst, so the other direction can finish its answer; on any
-// error it closes both, which ends the other direction too.
-func pipe(dst, src net.Conn, n *atomic.Int64) {
+// pipe copies src to dst for link l, counting the bytes in n. What it read
+// waits while l's source is dropped. At the end of src it half-closes dst,
+// so the other direction can finish its answer; on any error, or if l is
+// cut while holding bytes, it closes both, which ends the other direction
+// too.
+func (p *Proxy) pipe(l *link, dst, src net.Conn, n *atomic.Int64) {
 	buf := make([]byte, copyBufferSize)
 	for {
 		k, err := src.Read(buf)
+		if !p.hold(l) {
+			dst.Close()
+			src.Close()
+			return
+		}
 		if k > 0 {
 			if _, werr := dst.Write(buf[:k]); werr != nil {
 				dst.Close()

@@ -10,8 +10,14 @@
 //	client (src 127.0.0.1)  ──> Proxy(node 1 Kafka)      ──> node 1's real port
 //
 // Block(ip) closes the existing connections from ip at once (with a TCP
-// reset) and closes new ones right after accepting them; Heal lifts every
-// block. Bytes are counted per source in both directions.
+// reset) and closes new ones right after accepting them: the peers learn
+// of the cut at once, as when a host is down. Drop(ip) is the silent
+// kind, as when a firewall drops packets: nothing is closed, but no byte
+// of ip's connections moves either way (new ones are accepted and held),
+// so the peers see only silence until their own timeouts fire; when the
+// drop is lifted the held bytes flow on, as TCP retransmits them after a
+// short outage. Heal lifts every block and drop. Bytes are counted per
+// source in both directions.
 //
 // Goroutines: Listen starts one accept loop; each forwarded connection runs
 // two copy goroutines (one per direction). Close stops the accept loop, closes
@@ -65,6 +71,8 @@ type Proxy struct {
 	target   string
 	blocked  map[string]bool
 	blockAll bool
+	dropped  map[string]bool
+	lifted   *sync.Cond // broadcast when a drop is lifted, a link cut or the proxy closed
 	links    map[*link]struct{}
 	sources  map[string]*counters
 	closed   bool
@@ -95,9 +103,11 @@ func Listen(addr, target string) (*Proxy, error) {
 		cancel:  cancel,
 		target:  target,
 		blocked: map[string]bool{},
+		dropped: map[string]bool{},
 		links:   map[*link]struct{}{},
 		sources: map[string]*counters{},
 	}
+	p.lifted = sync.NewCond(&p.mu)
 	p.wg.Add(1)
 	go p.acceptLoop()
 	return p, nil
@@ -147,12 +157,31 @@ func (p *Proxy) BlockAll() {
 	closeLinks(cut)
 }
 
-// Heal lifts every block (Block and BlockAll).
+// Drop silences srcIP: its open connections stay open but stop moving
+// bytes in both directions, and new ones are accepted but not forwarded,
+// until Undrop or Heal. A Block of the same source still cuts them.
+func (p *Proxy) Drop(srcIP string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropped[srcIP] = true
+}
+
+// Undrop lets srcIP's held bytes and connections flow on.
+func (p *Proxy) Undrop(srcIP string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.dropped, srcIP)
+	p.lifted.Broadcast()
+}
+
+// Heal lifts every block and drop (Block, BlockAll and Drop).
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.blockAll = false
 	clear(p.blocked)
+	clear(p.dropped)
+	p.lifted.Broadcast()
 }
 
 // Blocked reports whether connections from srcIP are refused now.
@@ -160,6 +189,24 @@ func (p *Proxy) Blocked(srcIP string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.blockedLocked(srcIP)
+}
+
+// Dropped reports whether srcIP's traffic is silenced now.
+func (p *Proxy) Dropped(srcIP string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dropped[srcIP]
+}
+
+// hold waits while l's source is dropped. It reports false if l was cut or
+// the proxy closed meanwhile (the caller then ends the link).
+func (p *Proxy) hold(l *link) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.dropped[l.src] && !l.cut && !p.closed {
+		p.lifted.Wait()
+	}
+	return !l.cut && !p.closed
 }
 
 // Stats returns the proxy's counters summed over every source.
@@ -199,6 +246,7 @@ func (p *Proxy) Close() error {
 		return nil
 	}
 	p.closed = true
+	p.lifted.Broadcast()
 	p.cancel()
 	err := p.ln.Close()
 	var conns []net.Conn
@@ -240,6 +288,7 @@ func (p *Proxy) cutLocked(match func(*link) bool) []net.Conn {
 		}
 		l.cut = true
 		l.stats.cut.Add(1)
+		p.lifted.Broadcast()
 		conns = append(conns, l.client)
 		if l.server != nil {
 			conns = append(conns, l.server)

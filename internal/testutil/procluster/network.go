@@ -2,6 +2,44 @@
 
 package procluster
 
+import (
+	"fmt"
+
+	"github.com/samsa-streaming/samsa/internal/testutil/netproxy"
+)
+
+// CutMode is how Isolate, Partition and CutLink cut a link.
+type CutMode int
+
+const (
+	// ResetLinks closes the link's connections with a TCP reset and
+	// refuses new ones: both ends learn of the cut at once.
+	ResetLinks CutMode = iota
+	// DropPackets silences the link: connections stay open but no byte
+	// moves and new ones hang, so the ends learn of the cut only from
+	// their own timeouts. After Heal the held bytes flow on.
+	DropPackets
+)
+
+// String names the mode for test logs.
+func (m CutMode) String() string {
+	switch m {
+	case ResetLinks:
+		return "reset"
+	case DropPackets:
+		return "drop"
+	}
+	return fmt.Sprintf("CutMode(%d)", int(m))
+}
+
+// SetCutMode chooses how later cuts are made; cuts already made stay as
+// they are until Heal.
+func (c *Cluster) SetCutMode(m CutMode) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cutMode = m
+}
+
 // Isolate cuts every link between node id and the other nodes, both ways:
 // their connections to it and its connections to them are reset, and new
 // ones are refused until Heal. Clients still reach every node, id included.
@@ -12,7 +50,7 @@ func (c *Cluster) Isolate(id int32) {
 	n := c.Node(id)
 	for _, m := range c.Nodes() {
 		if m.ID != id {
-			cut(n, m)
+			c.cut(n, m)
 		}
 	}
 }
@@ -30,7 +68,7 @@ func (c *Cluster) Partition(groups ...[]int32) {
 					if a == b {
 						c.fatalf("Partition: node %d is in two groups", a)
 					}
-					cut(c.Node(a), c.Node(b))
+					c.cut(c.Node(a), c.Node(b))
 				}
 			}
 		}
@@ -44,7 +82,7 @@ func (c *Cluster) CutLink(a, b int32) {
 	if a == b {
 		c.fatalf("CutLink: a node cannot be cut from itself (%d)", a)
 	}
-	cut(c.Node(a), c.Node(b))
+	c.cut(c.Node(a), c.Node(b))
 }
 
 // Heal restores every link cut by Isolate, Partition or CutLink.
@@ -59,16 +97,35 @@ func (c *Cluster) Heal() {
 // direction).
 func (c *Cluster) Cut(a, b int32) bool {
 	na, nb := c.Node(a), c.Node(b)
-	return na.kafkaProxy.Blocked(nb.SourceIP) || na.controllerProxy.Blocked(nb.SourceIP) ||
-		nb.kafkaProxy.Blocked(na.SourceIP) || nb.controllerProxy.Blocked(na.SourceIP)
+	return cutFrom(na, nb) || cutFrom(nb, na)
 }
 
-// cut blocks a's connections to b and b's connections to a.
-func cut(a, b *Node) {
-	a.kafkaProxy.Block(b.SourceIP)
-	a.controllerProxy.Block(b.SourceIP)
-	b.kafkaProxy.Block(a.SourceIP)
-	b.controllerProxy.Block(a.SourceIP)
+// cutFrom reports whether to's proxies block or drop from's connections.
+func cutFrom(to, from *Node) bool {
+	for _, p := range []*netproxy.Proxy{to.kafkaProxy, to.controllerProxy} {
+		if p.Blocked(from.SourceIP) || p.Dropped(from.SourceIP) {
+			return true
+		}
+	}
+	return false
+}
+
+// cut cuts a's connections to b and b's connections to a, in the current
+// cut mode.
+func (c *Cluster) cut(a, b *Node) {
+	c.mu.Lock()
+	mode := c.cutMode
+	c.mu.Unlock()
+	for _, pair := range [][2]*Node{{a, b}, {b, a}} {
+		to, from := pair[0], pair[1]
+		for _, p := range []*netproxy.Proxy{to.kafkaProxy, to.controllerProxy} {
+			if mode == DropPackets {
+				p.Drop(from.SourceIP)
+			} else {
+				p.Block(from.SourceIP)
+			}
+		}
+	}
 }
 
 func (c *Cluster) requireSourceBinding(op string) {

@@ -31,20 +31,28 @@ func proxyOnlyCluster(t *testing.T, n int) *Cluster {
 
 // links returns which of the pairs (a<b) of nodes 1..n are cut, as a
 // string like "12 23" (a pair listed means cut), after checking that a cut
-// always blocks both ways on both proxies and never blocks clients.
-func links(t *testing.T, c *Cluster, n int32) string {
+// always blocks (or drops, in DropPackets mode) both ways on both proxies,
+// never in the other mode's way, and never cuts clients.
+func links(t *testing.T, c *Cluster, n int32, mode CutMode) string {
 	t.Helper()
+	cutBy := func(p *netproxy.Proxy, src string) bool {
+		blocked, dropped := p.Blocked(src), p.Dropped(src)
+		if (mode == DropPackets && blocked) || (mode == ResetLinks && dropped) {
+			t.Errorf("mode %v: %s is blocked=%v dropped=%v", mode, src, blocked, dropped)
+		}
+		return blocked || dropped
+	}
 	var s string
 	for a := int32(1); a <= n; a++ {
 		na := c.Node(a)
-		if na.kafkaProxy.Blocked("127.0.0.1") || na.controllerProxy.Blocked("127.0.0.1") {
-			t.Errorf("node %d's proxies block clients", a)
+		if cutBy(na.kafkaProxy, "127.0.0.1") || cutBy(na.controllerProxy, "127.0.0.1") {
+			t.Errorf("node %d's proxies cut clients", a)
 		}
 		for b := a + 1; b <= n; b++ {
 			nb := c.Node(b)
 			all := []bool{
-				na.kafkaProxy.Blocked(nb.SourceIP), na.controllerProxy.Blocked(nb.SourceIP),
-				nb.kafkaProxy.Blocked(na.SourceIP), nb.controllerProxy.Blocked(na.SourceIP),
+				cutBy(na.kafkaProxy, nb.SourceIP), cutBy(na.controllerProxy, nb.SourceIP),
+				cutBy(nb.kafkaProxy, na.SourceIP), cutBy(nb.controllerProxy, na.SourceIP),
 			}
 			for _, x := range all[1:] {
 				if x != all[0] {
@@ -81,13 +89,16 @@ func TestCuts(t *testing.T) {
 		{"one link", func(c *Cluster) { c.CutLink(2, 4) }, "24"},
 		{"healed", func(c *Cluster) { c.Isolate(1); c.Partition([]int32{2}, []int32{3}); c.Heal() }, ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := proxyOnlyCluster(t, 5)
-			tt.cut(c)
-			if got := links(t, c, 5); got != tt.want {
-				t.Fatalf("cut links = %q, want %q", got, tt.want)
-			}
-		})
+	for _, mode := range []CutMode{ResetLinks, DropPackets} {
+		for _, tt := range tests {
+			t.Run(mode.String()+"/"+tt.name, func(t *testing.T) {
+				c := proxyOnlyCluster(t, 5)
+				c.SetCutMode(mode)
+				tt.cut(c)
+				if got := links(t, c, 5, mode); got != tt.want {
+					t.Fatalf("cut links = %q, want %q", got, tt.want)
+				}
+			})
+		}
 	}
 }

@@ -15,7 +15,9 @@
 // Node N binds its outbound inter-node connections to 127.0.0.(10+N)
 // (inter.node.source.address), so a proxy knows which node is calling and
 // can refuse it: Isolate, Partition and CutLink block sources on proxies,
-// Heal lifts every block. Clients always come from 127.0.0.1 and are never
+// Heal lifts every block. SetCutMode chooses how a cut looks to the nodes:
+// links reset at once (the default, as when a host is down) or packets
+// silently dropped (as with a firewall), where only timeouts tell. Clients always come from 127.0.0.1 and are never
 // blocked.
 //
 // A test reads like the scenario it checks:
@@ -98,8 +100,9 @@ type Cluster struct {
 	// without it nodes cannot be told apart and links cannot be cut.
 	bindsSource bool
 
-	mu    sync.Mutex // guards nodes
-	nodes []*Node    // in id order
+	mu      sync.Mutex // guards nodes and cutMode
+	nodes   []*Node    // in id order
+	cutMode CutMode
 }
 
 // Start runs opt.Nodes nodes and waits (up to opt.StartTimeout) until every
