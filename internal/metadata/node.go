@@ -190,9 +190,12 @@ func (n *Node) start(dir string) (err error) {
 	if err != nil {
 		return err
 	}
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: mux, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl,
-	})
+	trans := &patientTransport{
+		NetworkTransport: raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: mux, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl,
+		}),
+		done: n.stop, maxHold: patientMaxHold,
+	}
 	defer func() {
 		if err != nil {
 			_ = trans.Close()

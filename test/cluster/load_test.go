@@ -209,3 +209,25 @@ func (l *Load) Stop(ctx context.Context) {
 	acked, failed, lastErr := l.Counts()
 	l.t.Logf("load on %s: %d acknowledged, %d failed (last error: %v)", l.opt.Topic, acked, failed, lastErr)
 }
+
+// MaxAckGap returns the longest time, over every partition, between two
+// consecutive acknowledgements of records sent in [from, to): how long the
+// producers saw a partition stall.
+func (l *Load) MaxAckGap(from, to time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var most time.Duration
+	for _, acks := range l.acks {
+		var prev time.Time
+		for _, a := range acks {
+			if a.sent.Before(from) || !a.sent.Before(to) {
+				continue
+			}
+			if !prev.IsZero() {
+				most = max(most, a.acked.Sub(prev))
+			}
+			prev = a.acked
+		}
+	}
+	return most
+}

@@ -1,0 +1,78 @@
+//go:build unix
+
+package cluster_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/samsa-streaming/samsa/internal/testutil/checker"
+	"github.com/samsa-streaming/samsa/internal/testutil/procluster"
+)
+
+// maxRollingStall bounds how long a partition may go without an
+// acknowledged write while one node at a time restarts cleanly: controlled
+// shutdown moves leadership away before a node stops, so the producers only
+// have to find the new leader.
+const maxRollingStall = 3 * time.Second
+
+// TestRollingRestart restarts every node of a 3-node cluster in turn with
+// SIGTERM (controlled shutdown), as an upgrade does, under idempotent
+// acks=all load and a committing group member. No write may fail, no
+// partition may stall longer than maxRollingStall, each node must be back
+// in every ISR before the next one goes, and nothing may be lost,
+// duplicated or reordered.
+func TestRollingRestart(t *testing.T) {
+	const (
+		topic      = "rolling-restart"
+		partitions = 3
+		group      = "rolling-restart-group"
+	)
+	c := procluster.Start(t, procluster.Options{Nodes: 3, LogDir: LogDir(t)})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	adm := NodeAdmin(t, c.Bootstrap()...)
+	CreateTopic(t, ctx, adm, topic, partitions, 3, map[string]string{"min.insync.replicas": "2"})
+
+	h := checker.NewHistory()
+	load := StartLoad(t, c, h, LoadOptions{Topic: topic, Partitions: partitions, Producers: 2})
+	defer load.Stop(ctx)
+	member := StartGroupMember(t, c, h, "c0", group, topic)
+	waitProgress(t, ctx, "before the restarts", load, member)
+
+	begin := time.Now()
+	for _, n := range c.Nodes() {
+		start := time.Now()
+		c.Shutdown(n.ID)
+		stopped := time.Since(start)
+		c.Restart(n.ID)
+		if err := c.WaitReady(ctx); err != nil {
+			t.Fatalf("after restarting node %d: %v", n.ID, err)
+		}
+		if err := WaitInISRAll(ctx, c, topic, n.ID); err != nil {
+			t.Fatalf("node %d did not rejoin the ISR: %v", n.ID, err)
+		}
+		t.Logf("node %d: stopped in %v, back in every ISR %v after SIGTERM", n.ID,
+			stopped.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		waitProgress(t, ctx, "after a restart", load, member)
+	}
+	stall := load.MaxAckGap(begin, time.Now())
+	t.Logf("longest stall of a partition during the rolling restart: %v", stall.Round(time.Millisecond))
+	if stall > maxRollingStall {
+		t.Errorf("a partition went %v without an acknowledged write, want <= %v", stall, maxRollingStall)
+	}
+	if _, failed, lastErr := load.Counts(); failed > 0 {
+		t.Errorf("%d writes failed during a rolling restart (last: %v)", failed, lastErr)
+	}
+
+	load.Stop(ctx)
+	member.Stop()
+	ReadAll(t, ctx, c, h, topic, partitions)
+	r := h.Check()
+	t.Log(r.String())
+	if !r.OK() {
+		t.Error("the checker found problems")
+	}
+	StopAndCompare(t, c, map[string]int32{topic: partitions})
+}
