@@ -98,9 +98,10 @@ func (b *Broker) handleProduce(ctx context.Context, r *wire.Request) (*wire.Resp
 		return wire.NoResponse, nil
 	}
 	if len(pending) == 0 {
+		b.addProduceHints(req.Version, resp)
 		return &wire.Response{Msg: resp}, nil
 	}
-	return b.parkProduce(resp, pending, time.Duration(req.TimeoutMillis)*time.Millisecond), nil
+	return b.parkProduce(req.Version, resp, pending, time.Duration(req.TimeoutMillis)*time.Millisecond), nil
 }
 
 // produceTarget finds the local leader replica a produce may append to.
@@ -132,13 +133,15 @@ func (b *Broker) produceTarget(req *kmsg.ProduceRequest, topic *topicView, index
 
 // parkProduce answers an acks=all produce once every pending partition's
 // high watermark passed its batch, or with REQUEST_TIMED_OUT for those that
-// did not within timeout. The waiting goroutine is owned by the response: it
-// ends when Ready is closed.
-func (b *Broker) parkProduce(resp *kmsg.ProduceResponse, pending []pendingAck, timeout time.Duration) *wire.Response {
+// did not within timeout; partitions whose leadership moved meanwhile get
+// leader hints. The waiting goroutine is owned by the response: it ends
+// when Ready is closed.
+func (b *Broker) parkProduce(version int16, resp *kmsg.ProduceResponse, pending []pendingAck, timeout time.Duration) *wire.Response {
 	ready := make(chan struct{})
 	w := partition.NewWakeup()
 	go func() {
 		defer close(ready)
+		defer b.addProduceHints(version, resp)
 		timer := time.NewTimer(timeout)
 		defer timer.Stop()
 		waitDurable(pending)

@@ -196,6 +196,7 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 	now := time.Now()
 	recordFollower := plan.replicaID >= 0 && !plan.followerRecorded
 	plan.followerRecorded = true
+	hints := leaderHints{view: view}
 	var cur *kmsg.FetchResponseTopic
 	for i, k := range plan.keys {
 		sp := plan.parts[i]
@@ -225,6 +226,7 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 		if err != nil {
 			hasError = true
 			setError(&rp.ErrorCode, nil, err)
+			hints.addFetchHint(req.Version, view.topicFor(k), &rp)
 		}
 		if plan.incremental && err == nil && len(rp.RecordBatches) == 0 && rp.DivergingEpoch.Epoch < 0 &&
 			rp.HighWatermark == sp.sentHighWatermark && rp.LogStartOffset == sp.sentLogStartOffset && rp.LastStableOffset == sp.sentLSO {
@@ -238,6 +240,7 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 		cur.Partitions = append(cur.Partitions, rp)
 		plan.included = append(plan.included, i)
 	}
+	hints.addFetchEndpoints(resp)
 	return resp, total, hasError
 }
 
