@@ -20,6 +20,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streaming/samsa/internal/metadata"
 )
 
 // isrPending remembers, per partition, the partition epoch an
@@ -127,7 +129,8 @@ func (b *Broker) checkISRs(lag time.Duration) {
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			if p.ErrorCode != 0 {
-				b.lg.Debug("ISR change refused", "topic", t.TopidID, "partition", p.Partition, "err", kerr.ErrorForCode(p.ErrorCode))
+				b.lg.Info("the controller refused an ISR change", "topic_id", metadata.TopicID(t.TopidID),
+					"partition", p.Partition, "err", kerr.ErrorForCode(p.ErrorCode))
 				refused[isrKey{t.TopidID, p.Partition}] = true
 			}
 		}

@@ -58,11 +58,18 @@ func LogDir(t testing.TB) string {
 	return filepath.Join(root, strings.ReplaceAll(t.Name(), "/", "_"))
 }
 
+// adminMetadataAge bounds the age of the cached Metadata answers an admin
+// client of the tests acts on.
+const adminMetadataAge = 50 * time.Millisecond
+
 // NodeAdmin returns an admin client seeded only with addrs (for instance
 // the nodes on the majority side of a partition), closed when the test ends.
+// Its Metadata answers are never older than adminMetadataAge: kgo caches
+// them for 5 s by default, which would make every poll of leaders and ISRs
+// up to 5 s late.
 func NodeAdmin(t testing.TB, addrs ...string) *kadm.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.MetadataMinAge(adminMetadataAge))
 	if err != nil {
 		t.Fatalf("admin client for %v: %v", addrs, err)
 	}
