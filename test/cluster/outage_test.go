@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/testutil/checker"
 	"github.com/samsa-streaming/samsa/internal/testutil/procluster"
 )
 
@@ -30,32 +29,25 @@ const (
 // while it was unreachable that it waits for them after it is back.
 // Nothing acknowledged may be lost, and the replicas must agree on disk.
 func TestLongOutageRejoin(t *testing.T) {
-	const topic, partitions, victim = "long-outage", 3, 4
-	c := procluster.Start(t, procluster.Options{Nodes: 4, LogDir: LogDir(t)})
+	const victim = 4
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	adm := NodeAdmin(t, c.Bootstrap()...)
-	CreateTopic(t, ctx, adm, topic, partitions, 4, map[string]string{"min.insync.replicas": "2"})
-
-	h := checker.NewHistory()
-	load := StartLoad(t, c, h, LoadOptions{Topic: topic, Partitions: partitions, Producers: 1})
-	defer load.Stop(ctx)
-	if err := load.WaitAcked(ctx, 200); err != nil {
-		t.Fatal(err)
-	}
+	s := startScenario(t, ctx, scenarioOptions{
+		Cluster: procluster.Options{Nodes: 4, LogDir: LogDir(t)},
+		Topic:   "long-outage", Partitions: 3, RF: 4, Producers: 1,
+	})
+	c := s.c
 
 	c.Isolate(victim)
 	t.Logf("isolated node %d for %v", victim, longOutage)
 	faultWait(t, ctx, longOutage)
-	if err := load.WaitAcked(ctx, 100); err != nil {
-		t.Fatalf("load with node %d cut off: %v", victim, err)
-	}
+	s.waitProgress(t, ctx, "with a node cut off")
 
 	healed := time.Now()
 	c.Heal()
 	rctx, rcancel := context.WithTimeout(ctx, 4*maxRejoin)
 	defer rcancel()
-	if err := WaitInISRAll(rctx, c, topic, victim); err != nil {
+	if err := WaitInISRAll(rctx, c, s.opt.Topic, victim); err != nil {
 		t.Fatalf("node %d did not rejoin the ISR after the heal: %v", victim, err)
 	}
 	rejoin := time.Since(healed)
@@ -63,11 +55,5 @@ func TestLongOutageRejoin(t *testing.T) {
 	if rejoin > maxRejoin {
 		t.Errorf("node %d rejoined every ISR %v after the heal, want <= %v", victim, rejoin, maxRejoin)
 	}
-
-	load.Stop(ctx)
-	ReadAll(t, ctx, c, h, topic, partitions)
-	if r := h.Check(); !r.OK() {
-		t.Errorf("checker found problems:\n%s", r)
-	}
-	StopAndCompare(t, c, map[string]int32{topic: partitions})
+	s.check(t, ctx)
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/testutil/checker"
 	"github.com/samsa-streaming/samsa/internal/testutil/procluster"
 )
 
@@ -50,34 +49,25 @@ var faultKinds = []string{"kill", "pause", "isolate", "partition"}
 // group's commits may never go backwards, and the replicas must agree on
 // disk after a clean stop.
 func TestRandomFaults(t *testing.T) {
-	const (
-		topic      = "random-faults"
-		partitions = 3
-		group      = "random-faults-group"
-	)
 	phase := faultPhase(t)
 	seed := faultSeed(t)
 	t.Logf("seed %d (rerun with %s=%d), fault phase %v (%s)", seed, envFaultSeed, seed, phase, envFaultSeconds)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5a45a))
 
-	c := procluster.Start(t, procluster.Options{Nodes: 3, LogDir: os.Getenv(envFaultLogDir)})
 	ctx, cancel := context.WithTimeout(context.Background(), phase+4*time.Minute)
 	defer cancel()
-	adm := NodeAdmin(t, c.Bootstrap()...)
-	CreateTopic(t, ctx, adm, topic, partitions, 3, map[string]string{"min.insync.replicas": "2"})
-
-	h := checker.NewHistory()
-	load := StartLoad(t, c, h, LoadOptions{Topic: topic, Partitions: partitions, Producers: 2})
-	defer load.Stop(ctx)
-	member := StartGroupMember(t, c, h, "c0", group, topic)
-	waitProgress(t, ctx, "before the faults", load, member)
+	s := startScenario(t, ctx, scenarioOptions{
+		Cluster: procluster.Options{Nodes: 3, LogDir: os.Getenv(envFaultLogDir)},
+		Topic:   "random-faults", Partitions: 3, RF: 3, Producers: 2, Group: "random-faults-group",
+	})
+	c := s.c
 
 	var schedule []string
 	begin := time.Now()
 	for i := 0; i < maxFaults && time.Since(begin) < phase; i++ {
-		ackedBefore, _, _ := load.Counts()
+		ackedBefore, _, _ := s.load.Counts()
 		desc := injectFault(t, ctx, c, rng, begin)
-		ackedAfter, _, _ := load.Counts()
+		ackedAfter, _, _ := s.load.Counts()
 		desc += fmt.Sprintf(" [%d acks meanwhile]", ackedAfter-ackedBefore)
 		t.Log(desc)
 		schedule = append(schedule, desc)
@@ -101,23 +91,17 @@ func TestRandomFaults(t *testing.T) {
 		t.Fatalf("after the faults: %v", err)
 	}
 	recovered := time.Now()
-	if err := WaitFullISR(rctx, adm, topic, 3); err != nil {
+	if err := WaitFullISR(rctx, s.adm, s.opt.Topic, 3); err != nil {
 		rcancel()
 		t.Fatalf("after the faults: %v", err)
 	}
 	rcancel()
 	t.Logf("every partition has a full ISR %v after the cluster was healed", time.Since(recovered).Round(time.Millisecond))
-	waitProgress(t, ctx, "after the faults", load, member)
-
-	load.Stop(ctx)
-	member.Stop()
-	ReadAll(t, ctx, c, h, topic, partitions)
-	r := h.Check()
-	t.Log(r.String())
-	if !r.OK() {
-		t.Errorf("the checker found problems (seed %d)", seed)
+	s.waitProgress(t, ctx, "after the faults")
+	s.check(t, ctx)
+	if t.Failed() {
+		t.Logf("replay this schedule with %s=%d", envFaultSeed, seed)
 	}
-	StopAndCompare(t, c, map[string]int32{topic: partitions})
 }
 
 // injectFault applies one random fault, waits its random duration, lifts

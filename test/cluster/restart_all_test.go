@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/testutil/checker"
 	"github.com/samsa-streaming/samsa/internal/testutil/procluster"
 )
 
@@ -22,22 +21,13 @@ const maxColdStart = 20 * time.Second
 // the producers and the group member carrying on, and nothing acknowledged
 // lost, duplicated or reordered.
 func TestWholeClusterKill(t *testing.T) {
-	const (
-		topic      = "whole-cluster-kill"
-		partitions = 3
-		group      = "whole-cluster-kill-group"
-	)
-	c := procluster.Start(t, procluster.Options{Nodes: 3, LogDir: LogDir(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	adm := NodeAdmin(t, c.Bootstrap()...)
-	CreateTopic(t, ctx, adm, topic, partitions, 3, map[string]string{"min.insync.replicas": "2"})
-
-	h := checker.NewHistory()
-	load := StartLoad(t, c, h, LoadOptions{Topic: topic, Partitions: partitions, Producers: 2})
-	defer load.Stop(ctx)
-	member := StartGroupMember(t, c, h, "c0", group, topic)
-	waitProgress(t, ctx, "before the kill", load, member)
+	s := startScenario(t, ctx, scenarioOptions{
+		Cluster: procluster.Options{Nodes: 3, LogDir: LogDir(t)},
+		Topic:   "whole-cluster-kill", Partitions: 3, RF: 3, Producers: 2, Group: "whole-cluster-kill-group",
+	})
+	c := s.c
 
 	for _, n := range c.Nodes() {
 		c.Kill(n.ID)
@@ -54,21 +44,11 @@ func TestWholeClusterKill(t *testing.T) {
 		t.Fatalf("after restarting every node: %v", err)
 	}
 	ready := time.Since(restarted)
-	// A fresh client: the first one's connections died with the nodes.
-	if err := WaitFullISR(sctx, NodeAdmin(t, c.Bootstrap()...), topic, 3); err != nil {
+	if err := WaitFullISR(sctx, s.adm, s.opt.Topic, 3); err != nil {
 		t.Fatalf("after restarting every node: %v", err)
 	}
 	t.Logf("every node serves %v and every ISR is full %v after the restart",
 		ready.Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
-	waitProgress(t, ctx, "after the restart", load, member)
-
-	load.Stop(ctx)
-	member.Stop()
-	ReadAll(t, ctx, c, h, topic, partitions)
-	r := h.Check()
-	t.Log(r.String())
-	if !r.OK() {
-		t.Error("the checker found problems")
-	}
-	StopAndCompare(t, c, map[string]int32{topic: partitions})
+	s.waitProgress(t, ctx, "after the restart")
+	s.check(t, ctx)
 }

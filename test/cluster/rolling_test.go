@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samsa-streaming/samsa/internal/testutil/checker"
 	"github.com/samsa-streaming/samsa/internal/testutil/procluster"
 )
 
@@ -24,22 +23,13 @@ const maxRollingStall = 3 * time.Second
 // in every ISR before the next one goes, and nothing may be lost,
 // duplicated or reordered.
 func TestRollingRestart(t *testing.T) {
-	const (
-		topic      = "rolling-restart"
-		partitions = 3
-		group      = "rolling-restart-group"
-	)
-	c := procluster.Start(t, procluster.Options{Nodes: 3, LogDir: LogDir(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	adm := NodeAdmin(t, c.Bootstrap()...)
-	CreateTopic(t, ctx, adm, topic, partitions, 3, map[string]string{"min.insync.replicas": "2"})
-
-	h := checker.NewHistory()
-	load := StartLoad(t, c, h, LoadOptions{Topic: topic, Partitions: partitions, Producers: 2})
-	defer load.Stop(ctx)
-	member := StartGroupMember(t, c, h, "c0", group, topic)
-	waitProgress(t, ctx, "before the restarts", load, member)
+	s := startScenario(t, ctx, scenarioOptions{
+		Cluster: procluster.Options{Nodes: 3, LogDir: LogDir(t)},
+		Topic:   "rolling-restart", Partitions: 3, RF: 3, Producers: 2, Group: "rolling-restart-group",
+	})
+	c := s.c
 
 	begin := time.Now()
 	for _, n := range c.Nodes() {
@@ -50,29 +40,20 @@ func TestRollingRestart(t *testing.T) {
 		if err := c.WaitReady(ctx); err != nil {
 			t.Fatalf("after restarting node %d: %v", n.ID, err)
 		}
-		if err := WaitInISRAll(ctx, c, topic, n.ID); err != nil {
+		if err := WaitInISRAll(ctx, c, s.opt.Topic, n.ID); err != nil {
 			t.Fatalf("node %d did not rejoin the ISR: %v", n.ID, err)
 		}
 		t.Logf("node %d: stopped in %v, back in every ISR %v after SIGTERM", n.ID,
 			stopped.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
-		waitProgress(t, ctx, "after a restart", load, member)
+		s.waitProgress(t, ctx, "after a restart")
 	}
-	stall := load.MaxAckGap(begin, time.Now())
+	stall := s.load.MaxAckGap(begin, time.Now())
 	t.Logf("longest stall of a partition during the rolling restart: %v", stall.Round(time.Millisecond))
 	if stall > maxRollingStall {
 		t.Errorf("a partition went %v without an acknowledged write, want <= %v", stall, maxRollingStall)
 	}
-	if _, failed, lastErr := load.Counts(); failed > 0 {
+	if _, failed, lastErr := s.load.Counts(); failed > 0 {
 		t.Errorf("%d writes failed during a rolling restart (last: %v)", failed, lastErr)
 	}
-
-	load.Stop(ctx)
-	member.Stop()
-	ReadAll(t, ctx, c, h, topic, partitions)
-	r := h.Check()
-	t.Log(r.String())
-	if !r.OK() {
-		t.Error("the checker found problems")
-	}
-	StopAndCompare(t, c, map[string]int32{topic: partitions})
+	s.check(t, ctx)
 }
