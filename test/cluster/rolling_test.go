@@ -4,6 +4,7 @@ package cluster_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 const maxRollingStall = 3 * time.Second
 
 // TestRollingRestart restarts every node of a 3-node cluster in turn with
-// SIGTERM (controlled shutdown), as an upgrade does, under idempotent
+// SIGTERM (controlled shutdown), as an upgrade does, waiting for `samsa
+// cluster health --exit-when-healthy` between two nodes, under idempotent
 // acks=all load and a committing group member. No write may fail, no
 // partition may stall longer than maxRollingStall, each node must be back
 // in every ISR before the next one goes, and nothing may be lost,
@@ -37,6 +39,10 @@ func TestRollingRestart(t *testing.T) {
 		c.Shutdown(n.ID)
 		stopped := time.Since(start)
 		c.Restart(n.ID)
+		// What an operator runs between two nodes; then every node must
+		// agree (the health check reads one broker's metadata).
+		runCLI(t, ctx, "cluster", "health", "--brokers", strings.Join(c.Bootstrap(), ","),
+			"--exit-when-healthy", "--interval", "100ms", "--timeout", "60s")
 		if err := c.WaitReady(ctx); err != nil {
 			t.Fatalf("after restarting node %d: %v", n.ID, err)
 		}

@@ -2,6 +2,7 @@
 // whole rather than one topic or group, one file per verb:
 //
 //   - info: cluster id, controller, brokers (DescribeCluster or Metadata).
+//   - health: nodes down, leaderless and under-replicated partitions.
 //   - rebalance: even out replicas and preferred leaders across brokers.
 //   - decommission N: drain broker N, then unregister it (UnregisterBroker).
 //   - reassignments: the partition reassignments in progress.
@@ -33,6 +34,7 @@ between brokers and elect leaders.
 Examples:
   samsa cluster info
   samsa cluster info --format json
+  samsa cluster health --exit-when-healthy --timeout 2m
   samsa cluster rebalance --dry-run
   samsa cluster decommission 3
   samsa cluster reassignments
@@ -43,6 +45,7 @@ Examples:
 	cf.Register(cmd.PersistentFlags())
 	cmd.AddCommand(
 		newInfoCommand(cf),
+		newHealthCommand(cf),
 		newRebalanceCommand(cf),
 		newDecommissionCommand(cf),
 		newReassignmentsCommand(cf),
