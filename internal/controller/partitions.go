@@ -125,7 +125,7 @@ func (c *Controller) planPartitions(img metadata.Image, s PartitionsSpec, broker
 		}
 	} else {
 		var err error
-		if replicas, err = place(brokers, additional, rf, start); err != nil {
+		if replicas, err = placeOnRacks(brokers, rackOfImage(img), additional, rf, start); err != nil {
 			return metadata.CreatePartitions{}, refuse(kerr.InvalidReplicationFactor, "%s", err.Error())
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // skipping a distance that grows by one every n partitions (so that the
 // same leader gets different followers in the next round); the skip stays
 // below n, so a partition never holds a broker twice. This is the classic
-// Kafka rack-unaware layout; racks are not considered yet.
+// Kafka rack-unaware layout; placeOnRacks adds racks.
 func place(brokers []int32, count, rf, start int) ([][]int32, error) {
 	n := len(brokers)
 	if rf < 1 || rf > n {
@@ -36,6 +36,82 @@ func place(brokers []int32, count, rf, start int) ([][]int32, error) {
 		out[i] = replicas
 	}
 	return out, nil
+}
+
+// placeOnRacks is place with rack awareness, for brokers (sorted ids) whose
+// racks rackOf names: when they span more than one rack (a broker without
+// broker.rack counts as one rack of its own, as in Kafka's KRaft placer),
+// the replicas of every partition span as many racks as they can (rf, or
+// every rack when rf is larger), and leaders stay spread evenly. As Kafka's
+// rack-aware assignment does, the brokers are first arranged so that racks
+// alternate (the first broker of each rack, then the second of each, ...);
+// partition i is led by the arranged broker at start+i (start indexes
+// brokers, as for place), and each follower is the next broker, after a
+// skip that rotates as in place, whose rack the partition does not use
+// yet, once every rack is used, the next broker not yet chosen. With one
+// rack it is place.
+func placeOnRacks(brokers []int32, rackOf func(int32) string, count, rf, start int) ([][]int32, error) {
+	racks := map[string][]int32{}
+	var names []string
+	for _, b := range brokers {
+		r := rackOf(b)
+		if _, ok := racks[r]; !ok {
+			names = append(names, r)
+		}
+		racks[r] = append(racks[r], b)
+	}
+	if len(names) <= 1 {
+		return place(brokers, count, rf, start)
+	}
+	n := len(brokers)
+	if rf < 1 || rf > n {
+		return nil, fmt.Errorf("The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, n)
+	}
+	slices.Sort(names)
+	arranged := make([]int32, 0, n)
+	for i := 0; len(arranged) < n; i++ {
+		for _, r := range names {
+			if i < len(racks[r]) {
+				arranged = append(arranged, racks[r][i])
+			}
+		}
+	}
+	first := max(0, slices.Index(arranged, brokers[start%n]))
+	out := make([][]int32, count)
+	for i := range count {
+		lead := (first + i) % n
+		replicas := make([]int32, 1, rf)
+		replicas[0] = arranged[lead]
+		used := map[string]bool{rackOf(arranged[lead]): true}
+		shift := (i / n) % (n - 1)
+		for len(replicas) < rf {
+			pick := int32(-1)
+			for k := range n - 1 {
+				b := arranged[(lead+1+(shift+k)%(n-1))%n]
+				if slices.Contains(replicas, b) || (len(used) < len(names) && used[rackOf(b)]) {
+					continue
+				}
+				pick = b
+				break
+			}
+			if pick < 0 { // unreachable: an unused rack has a broker not yet chosen
+				return nil, fmt.Errorf("placement found no broker for replica %d of partition %d", len(replicas)+1, i)
+			}
+			replicas = append(replicas, pick)
+			used[rackOf(pick)] = true
+		}
+		out[i] = replicas
+	}
+	return out, nil
+}
+
+// rackOfImage returns the rack of each broker registered in img ("" for
+// none).
+func rackOfImage(img metadata.Image) func(int32) string {
+	return func(id int32) string {
+		b, _ := img.Broker(id)
+		return b.Rack
+	}
 }
 
 // leastLoadedStart returns the index in brokers (sorted ids) of the broker

@@ -142,3 +142,91 @@ func TestLeastLoadedStart(t *testing.T) {
 		t.Fatalf("start = %d, want 1 (broker 2)", got)
 	}
 }
+
+// Property: with brokers on several racks, every partition has rf distinct
+// replicas spanning min(rf, racks) racks, and leaders differ by at most one
+// per broker.
+func TestPlacementOnRacks(t *testing.T) {
+	layouts := []struct {
+		name  string
+		racks map[int32]string
+	}{
+		{"3 racks of 2", map[int32]string{1: "a", 2: "b", 3: "c", 4: "a", 5: "b", 6: "c"}},
+		{"racks in id order", map[int32]string{1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}},
+		{"uneven: 3+1", map[int32]string{1: "a", 2: "a", 3: "a", 4: "b"}},
+		{"2 racks and a broker without one", map[int32]string{1: "a", 2: "b", 3: "", 4: "a", 5: "b"}},
+		{"5 racks of 1", map[int32]string{1: "a", 2: "b", 3: "c", 4: "d", 5: "e"}},
+	}
+	for _, l := range layouts {
+		var brokers []int32
+		rackSet := map[string]bool{}
+		for id, r := range l.racks {
+			brokers = append(brokers, id)
+			rackSet[r] = true
+		}
+		slices.Sort(brokers)
+		rackOf := func(id int32) string { return l.racks[id] }
+		n := len(brokers)
+		for p := 1; p <= 3*n+2; p++ {
+			for rf := 1; rf <= n; rf++ {
+				for start := range n {
+					name := fmt.Sprintf("%s: p=%d rf=%d start=%d", l.name, p, rf, start)
+					assign, err := placeOnRacks(brokers, rackOf, p, rf, start)
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					leaders := map[int32]int{}
+					for i, r := range assign {
+						racks := map[string]bool{}
+						for j, b := range r {
+							if !slices.Contains(brokers, b) || slices.Contains(r[:j], b) {
+								t.Fatalf("%s: partition %d replicas %v", name, i, r)
+							}
+							racks[rackOf(b)] = true
+						}
+						if len(r) != rf || len(racks) != min(rf, len(rackSet)) {
+							t.Fatalf("%s: partition %d replicas %v span %d racks, want %d", name, i, r, len(racks), min(rf, len(rackSet)))
+						}
+						leaders[r[0]]++
+					}
+					if lo, hi := spread(brokers, leaders); hi-lo > 1 {
+						t.Fatalf("%s: leaders unbalanced: %v", name, leaders)
+					}
+				}
+			}
+		}
+	}
+}
+
+// One rack (or none) is the rack-unaware layout.
+func TestPlacementOneRackIsPlace(t *testing.T) {
+	brokers := []int32{1, 2, 3, 4}
+	for _, rack := range []string{"", "r1"} {
+		got, err := placeOnRacks(brokers, func(int32) string { return rack }, 9, 3, 1)
+		want, _ := place(brokers, 9, 3, 1)
+		if err != nil || !slices.EqualFunc(got, want, slices.Equal[[]int32]) {
+			t.Errorf("rack %q: %v %v, want %v", rack, got, err, want)
+		}
+	}
+}
+
+// CreateTopics spreads replicas over the racks the brokers registered.
+func TestCreateTopicsUsesRacks(t *testing.T) {
+	c, m := newTestController(t, 0)
+	racks := map[int32]string{1: "east", 2: "east", 3: "west", 4: "west"}
+	for id := int32(1); id <= 4; id++ {
+		m.apply(t, metadata.RegisterBroker{NodeID: id, Host: "127.0.0.1", Port: 9090 + id, Rack: racks[id]})
+		b, _ := m.image().Broker(id)
+		m.apply(t, metadata.UnfenceBroker{NodeID: id, Epoch: b.Epoch})
+	}
+	res := c.CreateTopics(ctx(), []TopicSpec{{Name: "racked", NumPartitions: 8, ReplicationFactor: 2}}, false)
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err, res[0].ErrMessage)
+	}
+	tp, _ := m.image().Topic("racked")
+	for _, p := range tp.Partitions {
+		if racks[p.Replicas[0]] == racks[p.Replicas[1]] {
+			t.Errorf("partition %d: replicas %v both in rack %s", p.Partition, p.Replicas, racks[p.Replicas[0]])
+		}
+	}
+}

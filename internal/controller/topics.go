@@ -163,7 +163,7 @@ func (c *Controller) planTopic(img metadata.Image, s TopicSpec, defaults map[str
 	if len(s.Assignments) > 0 {
 		parts, terr = manualPartitions(img, s)
 	} else {
-		parts, terr = c.autoPartitions(s, brokers, start)
+		parts, terr = c.autoPartitions(img, s, brokers, start)
 	}
 	if terr != nil {
 		return topicPlan{}, terr
@@ -233,7 +233,9 @@ func manualPartitions(img metadata.Image, s TopicSpec) ([]metadata.PartitionAssi
 	return newPartitions(0, replicas, img.IsLive)
 }
 
-func (c *Controller) autoPartitions(s TopicSpec, brokers []int32, start int) ([]metadata.PartitionAssignment, *topicError) {
+// autoPartitions places a topic created without a manual assignment on
+// brokers (the live ones), rack-aware, starting at index start.
+func (c *Controller) autoPartitions(img metadata.Image, s TopicSpec, brokers []int32, start int) ([]metadata.PartitionAssignment, *topicError) {
 	if s.ReplicationFactor < -1 || s.ReplicationFactor == 0 {
 		return nil, refuse(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
 	}
@@ -253,7 +255,7 @@ func (c *Controller) autoPartitions(s TopicSpec, brokers []int32, start int) ([]
 	if int(rf) > metadata.MaxReplicationFactor {
 		return nil, refuse(kerr.InvalidReplicationFactor, "Replication factor %d exceeds the limit of %d.", rf, metadata.MaxReplicationFactor)
 	}
-	replicas, err := place(brokers, int(n), int(rf), start)
+	replicas, err := placeOnRacks(brokers, rackOfImage(img), int(n), int(rf), start)
 	if err != nil {
 		return nil, refuse(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): %s", rf, err.Error())
 	}
