@@ -118,3 +118,36 @@ func TestCloseEndsDroppedConnections(t *testing.T) {
 	}
 	waitClosed(t, a)
 }
+
+func TestDownRefusesAndUpServes(t *testing.T) {
+	p := startProxy(t, echoServer(t))
+	a := dialFrom(t, srcA, p.Addr())
+	if err := echo(a, "before"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // Down twice is harmless
+		if err := p.Down(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitClosed(t, a)
+	if c, err := net.DialTimeout("tcp", p.Addr(), ioTimeout); err == nil {
+		c.Close()
+		t.Fatal("a proxy that is down accepted a connection")
+	}
+	if err := p.Up(); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(dialFrom(t, srcA, p.Addr()), "after"); err != nil {
+		t.Fatalf("after Up: %v", err)
+	}
+	if err := p.Down(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil { // Close while down
+		t.Fatal(err)
+	}
+	if err := p.Up(); err == nil {
+		t.Fatal("Up after Close succeeded")
+	}
+}

@@ -13,11 +13,12 @@ import (
 // the next one.
 const acceptBackoff = 20 * time.Millisecond
 
-// acceptLoop admits connections until the listener is closed.
-func (p *Proxy) acceptLoop() {
+// acceptLoop admits connections from ln until it is closed (by Down or
+// Close).
+func (p *Proxy) acceptLoop(ln net.Listener) {
 	defer p.wg.Done()
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return

@@ -19,9 +19,13 @@
 // short outage. Heal lifts every block and drop. Bytes are counted per
 // source in both directions.
 //
-// Goroutines: Listen starts one accept loop; each forwarded connection runs
-// two copy goroutines (one per direction). Close stops the accept loop, closes
-// every connection and waits for all of them.
+// Down and Up stop and resume listening: while down, the address refuses
+// connections, as the port of a dead process does.
+//
+// Goroutines: Listen (and each Up) starts one accept loop; each forwarded
+// connection runs two copy goroutines (one per direction). Down ends the
+// accept loop; Close ends it too, closes every connection and waits for all
+// of them.
 package netproxy
 
 import (
@@ -63,11 +67,12 @@ func (c *counters) snapshot() Stats {
 // Proxy forwards the TCP connections it accepts to a target address. Its
 // methods are safe for concurrent use.
 type Proxy struct {
-	ln     net.Listener
+	addr   string          // where it listens (while up)
 	ctx    context.Context // ends at Close; bounds dials to the target
 	cancel context.CancelFunc
 
-	mu       sync.Mutex // guards the fields below
+	mu       sync.Mutex   // guards the fields below
+	ln       net.Listener // nil while down
 	target   string
 	blocked  map[string]bool
 	blockAll bool
@@ -98,6 +103,7 @@ func Listen(addr, target string) (*Proxy, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{
+		addr:    ln.Addr().String(),
 		ln:      ln,
 		ctx:     ctx,
 		cancel:  cancel,
@@ -109,12 +115,53 @@ func Listen(addr, target string) (*Proxy, error) {
 	}
 	p.lifted = sync.NewCond(&p.mu)
 	p.wg.Add(1)
-	go p.acceptLoop()
+	go p.acceptLoop(ln)
 	return p, nil
 }
 
 // Addr returns the address the proxy listens on.
-func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+func (p *Proxy) Addr() string { return p.addr }
+
+// Down makes the proxy's address refuse connections, as the port of a dead
+// process does: it stops listening and resets every connection it
+// forwards, until Up. Without it, a client of a dead target would see its
+// connection accepted and then reset, which some clients (kafka-go) take
+// for an answer instead of trying their next bootstrap address.
+func (p *Proxy) Down() error {
+	p.mu.Lock()
+	ln := p.ln
+	p.ln = nil
+	conns := p.cutLocked(func(*link) bool { return true })
+	p.mu.Unlock()
+	closeLinks(conns)
+	if ln == nil {
+		return nil
+	}
+	if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("netproxy: down %s: %w", p.addr, err)
+	}
+	return nil
+}
+
+// Up listens again on the proxy's address after Down.
+func (p *Proxy) Up() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("netproxy: up %s: the proxy is closed", p.addr)
+	}
+	if p.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		return fmt.Errorf("netproxy: up %s: %w", p.addr, err)
+	}
+	p.ln = ln
+	p.wg.Add(1)
+	go p.acceptLoop(ln)
+	return nil
+}
 
 // Target returns the address new connections are forwarded to.
 func (p *Proxy) Target() string {
@@ -248,7 +295,11 @@ func (p *Proxy) Close() error {
 	p.closed = true
 	p.lifted.Broadcast()
 	p.cancel()
-	err := p.ln.Close()
+	var err error
+	if p.ln != nil {
+		err = p.ln.Close()
+		p.ln = nil
+	}
 	var conns []net.Conn
 	for l := range p.links {
 		conns = append(conns, l.client)

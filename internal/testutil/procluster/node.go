@@ -115,6 +115,17 @@ func (c *Cluster) Kill(id int32) {
 	if err := p.Kill(); err != nil {
 		c.fatalf("kill: %v", err)
 	}
+	c.proxiesDown(n)
+}
+
+// proxiesDown makes a stopped node's addresses refuse connections, as its
+// own ports would.
+func (c *Cluster) proxiesDown(n *Node) {
+	for _, p := range []*netproxy.Proxy{n.kafkaProxy, n.controllerProxy} {
+		if err := p.Down(); err != nil {
+			c.fatalf("procluster: %v", err)
+		}
+	}
 }
 
 // Shutdown stops node id cleanly: SIGTERM, then a wait of up to
@@ -140,6 +151,7 @@ func (c *Cluster) Shutdown(id int32) {
 	if killed {
 		c.fatalf("shutdown: node %d did not stop within %v after SIGTERM; killed it", id, ShutdownGrace)
 	}
+	c.proxiesDown(n)
 }
 
 // Stop pauses node id with SIGSTOP: its sockets stay open but it answers

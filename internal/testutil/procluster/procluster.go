@@ -17,8 +17,9 @@
 // can refuse it: Isolate, Partition and CutLink block sources on proxies,
 // Heal lifts every block. SetCutMode chooses how a cut looks to the nodes:
 // links reset at once (the default, as when a host is down) or packets
-// silently dropped (as with a firewall), where only timeouts tell. Clients always come from 127.0.0.1 and are never
-// blocked.
+// silently dropped (as with a firewall), where only timeouts tell. Clients
+// always come from 127.0.0.1 and are never blocked. While a node is killed
+// or shut down, its proxies refuse connections, as its own ports would.
 //
 // A test reads like the scenario it checks:
 //
@@ -226,6 +227,11 @@ func (c *Cluster) spec(n *Node) dev.NodeSpec {
 
 // start starts n's process (which must not be running).
 func (c *Cluster) start(n *Node) {
+	for _, p := range []*netproxy.Proxy{n.kafkaProxy, n.controllerProxy} {
+		if err := p.Up(); err != nil { // after Kill or Shutdown
+			c.t.Fatalf("procluster: %v", err)
+		}
+	}
 	p, err := dev.StartProcess(c.binary, c.spec(n), childEnv())
 	if err != nil {
 		c.t.Fatalf("procluster: %v", err)
