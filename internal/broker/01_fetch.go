@@ -31,7 +31,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	samsalog "github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/partition"
 	"github.com/samsa-streaming/samsa/internal/wire"
 )
@@ -70,8 +69,8 @@ func (b *Broker) handleFetch(ctx context.Context, r *wire.Request) (*wire.Respon
 		return &wire.Response{Msg: resp}, nil
 	}
 	reads := newFetchReads()
-	resp, n, hasError := b.buildFetch(plan, reads)
-	if n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || hasError || len(plan.keys) == 0 {
+	resp, n, answerNow := b.buildFetch(plan, reads)
+	if n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || answerNow || len(plan.keys) == 0 {
 		b.finishFetch(plan, resp)
 		out := &wire.Response{}
 		reads.fill(out, resp)
@@ -177,7 +176,8 @@ func (b *Broker) fetchAvailable(plan *fetchPlan) int {
 }
 
 // buildFetch reads every planned partition into a response. It returns the
-// record bytes included and whether any partition has an error.
+// record bytes included and whether the answer must go now (a partition
+// has an error, a diverging epoch or a preferred read replica).
 func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResponse, int, bool) {
 	if plan.session != nil {
 		plan.session.mu.Lock()
@@ -191,7 +191,7 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 	if maxBytes <= 0 || req.Version < 3 {
 		maxBytes = 1 << 30
 	}
-	total, hasError := 0, false
+	total, answerNow := 0, false
 	plan.included = plan.included[:0]
 	now := time.Now()
 	recordFollower := plan.replicaID >= 0 && !plan.followerRecorded
@@ -205,11 +205,16 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 		// An empty record set is 0 bytes, never null: librdkafka rejects a
 		// -1 MessageSetSize.
 		rp.RecordBatches = []byte{}
-		p, err := b.fetchTarget(view, k, sp)
+		p, err := b.fetchTarget(plan, view, k, sp)
 		if err == nil {
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
 			if diverged, ok := divergingEpoch(p, sp); ok {
 				rp.DivergingEpoch = diverged
+			} else if plan.replicaID < 0 && p.IsLeader() {
+				rp.PreferredReadReplica = b.preferredReadReplica(view, p, req.Version, req.Rack, sp.fetchOffset)
+			}
+			if rp.DivergingEpoch.Epoch >= 0 || rp.PreferredReadReplica >= 0 {
+				answerNow = true // the client must act on it: no records, no waiting
 			} else {
 				if recordFollower {
 					if err = p.FollowerFetched(plan.replicaID, sp.fetchOffset, now); err == nil {
@@ -224,11 +229,11 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 			}
 		}
 		if err != nil {
-			hasError = true
+			answerNow = true
 			setError(&rp.ErrorCode, nil, err)
 			hints.addFetchHint(req.Version, view.topicFor(k), &rp)
 		}
-		if plan.incremental && err == nil && len(rp.RecordBatches) == 0 && rp.DivergingEpoch.Epoch < 0 &&
+		if plan.incremental && err == nil && len(rp.RecordBatches) == 0 && rp.DivergingEpoch.Epoch < 0 && rp.PreferredReadReplica < 0 &&
 			rp.HighWatermark == sp.sentHighWatermark && rp.LogStartOffset == sp.sentLogStartOffset && rp.LastStableOffset == sp.sentLSO {
 			continue // nothing new for this partition
 		}
@@ -241,12 +246,13 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 		plan.included = append(plan.included, i)
 	}
 	hints.addFetchEndpoints(resp)
-	return resp, total, hasError
+	return resp, total, answerNow
 }
 
-// fetchTarget finds the local leader replica for a fetch and checks the
-// client's leader epoch (KIP-320).
-func (b *Broker) fetchTarget(view *clusterView, k fetchKey, sp *sessionPartition) (*partition.Partition, error) {
+// fetchTarget finds the local replica a fetch reads: the leader's for a
+// follower replica, the leader's or (KIP-392) a follower's for a consumer.
+// It checks the client's leader epoch (KIP-320).
+func (b *Broker) fetchTarget(plan *fetchPlan, view *clusterView, k fetchKey, sp *sessionPartition) (*partition.Partition, error) {
 	t := view.topicFor(k)
 	if t == nil {
 		if k.topic == "" {
@@ -254,7 +260,17 @@ func (b *Broker) fetchTarget(view *clusterView, k fetchKey, sp *sessionPartition
 		}
 		return nil, kerr.UnknownTopicOrPartition
 	}
-	p, pv, err := b.leaderFor(t, k.partition)
+	var p *partition.Partition
+	var pv *partitionView
+	var err error
+	if plan.replicaID >= 0 {
+		p, pv, err = b.leaderFor(t, k.partition)
+	} else if k.partition < 0 || int(k.partition) >= len(t.partitions) {
+		err = kerr.UnknownTopicOrPartition
+	} else {
+		pv = &t.partitions[k.partition]
+		p, _, err = b.consumerReadTarget(pv, plan.req.Version)
+	}
 	if err == nil && sp.currentEpoch >= 0 {
 		err = checkLeaderEpoch(sp.currentEpoch, pv.leaderEpoch)
 	}
@@ -262,15 +278,6 @@ func (b *Broker) fetchTarget(view *clusterView, k fetchKey, sp *sessionPartition
 		return nil, err
 	}
 	return p, nil
-}
-
-// read reads a partition for this plan: up to the log end for a follower,
-// up to the high watermark (or last stable offset) for a consumer.
-func (plan *fetchPlan) read(p *partition.Partition, offset int64, maxBytes int32, readCommitted bool) (samsalog.ReadResult, error) {
-	if plan.replicaID >= 0 {
-		return p.ReadReplica(offset, maxBytes)
-	}
-	return p.Read(offset, maxBytes, readCommitted)
 }
 
 // divergingEpoch checks a consumer's LastFetchedEpoch (v12+): if the log has

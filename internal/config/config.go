@@ -76,6 +76,10 @@ type Broker struct {
 	LeaderImbalanceCheck     time.Duration // leader.imbalance.check.interval.seconds
 	UncleanLeaderElection    bool          // unclean.leader.election.enable
 	ControlledShutdownEnable bool          // controlled.shutdown.enable
+	// RackAwareReads is replica.selector.class naming Kafka's
+	// RackAwareReplicaSelector: consumers that give their rack are sent to
+	// a replica in it (KIP-392).
+	RackAwareReads bool
 
 	// values holds every property as its final string, by Kafka name.
 	values map[string]string

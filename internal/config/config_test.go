@@ -64,6 +64,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad enum", []string{"SAMSA_COMPRESSION_TYPE=brotli"}, "compression.type"},
 		{"bad bool", []string{"SAMSA_AUTO_CREATE_TOPICS_ENABLE=maybe"}, "boolean"},
 		{"bad addr", []string{"SAMSA_KAFKA_ADDR=nohost"}, "HOST:PORT"},
+		{"unknown replica selector", []string{"SAMSA_REPLICA_SELECTOR_CLASS=com.example.Nearest"}, "unsupported replica selector"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,6 +73,23 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatalf("err = %v, want containing %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestReplicaSelector(t *testing.T) {
+	tests := []struct {
+		value string
+		want  bool
+	}{
+		{"", false},
+		{"org.apache.kafka.common.replica.RackAwareReplicaSelector", true},
+		{"RackAwareReplicaSelector", true},
+	}
+	for _, tc := range tests {
+		cfg, err := Load(nil, []string{"SAMSA_REPLICA_SELECTOR_CLASS=" + tc.value})
+		if err != nil || cfg.RackAwareReads != tc.want {
+			t.Errorf("replica.selector.class=%q: rack-aware reads %v, %v; want %v", tc.value, cfg.RackAwareReads, err, tc.want)
+		}
 	}
 }
 

@@ -191,6 +191,18 @@ var properties = []property{
 			b.LeaderImbalanceCheck = time.Duration(n) * time.Second
 			return nil
 		}},
+	{name: "replica.selector.class", def: "", doc: "org.apache.kafka.common.replica.RackAwareReplicaSelector lets consumers that set client.rack read from a replica in their rack (KIP-392); empty: every read goes to the leader.",
+		set: func(b *Broker, v string) error {
+			switch {
+			case v == "":
+				b.RackAwareReads = false
+			case v == rackAwareReplicaSelector || v == "RackAwareReplicaSelector":
+				b.RackAwareReads = true
+			default:
+				return fmt.Errorf("unsupported replica selector %q: samsa has %s (or empty for leader-only reads)", v, rackAwareReplicaSelector)
+			}
+			return nil
+		}},
 	{name: "unclean.leader.election.enable", def: "false", doc: "Elect an out-of-sync replica when no ISR member is alive (may lose acknowledged data).",
 		set: boolProp(func(b *Broker) *bool { return &b.UncleanLeaderElection })},
 	{name: "controlled.shutdown.enable", def: "true", doc: "On SIGTERM, move leadership away before stopping.",
@@ -270,3 +282,7 @@ func lookup(name string) *property {
 	}
 	return nil
 }
+
+// rackAwareReplicaSelector is the class name Kafka users set in
+// replica.selector.class for rack-aware follower reads (KIP-392).
+const rackAwareReplicaSelector = "org.apache.kafka.common.replica.RackAwareReplicaSelector"

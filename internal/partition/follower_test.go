@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	samsalog "github.com/samsa-streaming/samsa/internal/log"
 	"github.com/samsa-streaming/samsa/internal/testutil/batchtest"
 	"github.com/samsa-streaming/samsa/internal/vfs"
@@ -305,5 +307,52 @@ func TestUpdateFollowerLogStartOffset(t *testing.T) {
 	mustNil(t, l.UpdateFollowerLogStartOffset(8))
 	if l.LogStartOffset() != 0 {
 		t.Fatalf("leader's start moved to %d", l.LogStartOffset())
+	}
+}
+
+// Follower reads (KIP-392): the leader offers the in-sync followers that
+// hold an offset; a follower serves consumers up to the high watermark its
+// leader reported.
+func TestFollowerReadsForConsumers(t *testing.T) {
+	c := newCluster(t, 3, testSettings())
+	l, f2, f3 := c.get(1), c.get(2), c.get(3)
+	mustNil(t, l.BecomeLeader(1, []int32{1, 2, 3}, []int32{1, 2}, t0))
+	mustNil(t, f2.BecomeFollower(1, 1))
+	mustNil(t, f3.BecomeFollower(1, 1))
+	produce(t, l, 4)
+	catchUp(t, l, f2, 2, t0) // f3, out of the ISR, never fetches
+	catchUp(t, l, f2, 2, t0) // f2 learns the high watermark its copy moved
+
+	if got := l.ReadableReplicas(0); len(got) != 1 || got[0] != 2 {
+		t.Errorf("ReadableReplicas(0) = %v, want [2]", got)
+	}
+	if got := l.ReadableReplicas(l.LogEndOffset() + 1); len(got) != 0 {
+		t.Errorf("ReadableReplicas(past the end) = %v, want none", got)
+	}
+	if got := f2.ReadableReplicas(0); got != nil {
+		t.Errorf("ReadableReplicas on a follower = %v", got)
+	}
+
+	tests := []struct {
+		name    string
+		p       *Partition
+		offset  int64
+		records bool
+		err     error
+	}{
+		{"follower below its high watermark", f2, 0, true, nil},
+		{"follower at its high watermark waits", f2, f2.HighWatermark(), false, nil},
+		{"follower that has nothing yet waits", f3, 0, false, nil},
+		{"follower below the log start", f2, -1, false, kerr.OffsetOutOfRange},
+		{"the leader is no follower", l, 0, false, kerr.NotLeaderForPartition},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := tt.p.ReadAsFollower(tt.offset, 1<<20)
+			defer r.Release()
+			if !errors.Is(err, tt.err) || (r.Len() > 0) != tt.records {
+				t.Errorf("ReadAsFollower(%d) = %d bytes, %v; want records %v, err %v", tt.offset, r.Len(), err, tt.records, tt.err)
+			}
+		})
 	}
 }

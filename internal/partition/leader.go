@@ -189,6 +189,27 @@ func (p *Partition) ReadReplica(offset int64, maxBytes int32) (samsalog.ReadResu
 	return r, nil
 }
 
+// ReadableReplicas returns, on the leader, the in-sync followers that hold
+// offset (their log reaches it and starts at or below it): the replicas a
+// consumer at offset may be sent to read from (KIP-392). Nil on a follower.
+func (p *Partition) ReadableReplicas(offset int64) []int32 {
+	p.replicaMu.Lock()
+	defer p.replicaMu.Unlock()
+	if !p.role.Load().leader {
+		return nil
+	}
+	if offset < p.log.LogStartOffset() {
+		return nil
+	}
+	var out []int32
+	for _, f := range p.replicas.followers {
+		if slices.Contains(p.replicas.isr, f.id) && f.logEndOffset >= offset {
+			out = append(out, f.id)
+		}
+	}
+	return out
+}
+
 // CheckEnoughReplicas is checked before an acks=all append:
 // NOT_LEADER_OR_FOLLOWER when not leader, NOT_ENOUGH_REPLICAS when the
 // committed ISR is smaller than min.insync.replicas, else nil.

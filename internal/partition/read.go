@@ -87,3 +87,28 @@ func (p *Partition) DeleteRecordsBefore(offset int64) (int64, error) {
 	}
 	return p.log.LogStartOffset(), nil
 }
+
+// ReadAsFollower returns record batches from offset for a consumer sent to
+// this follower (KIP-392): up to the high watermark the leader last
+// reported. An offset at or past it waits (empty result) rather than
+// failing: the leader sent the consumer here because this replica had its
+// position, and a follower only lags a fetch behind. Below the log start it
+// is OFFSET_OUT_OF_RANGE. NOT_LEADER_OR_FOLLOWER if this replica leads now
+// or is closed.
+func (p *Partition) ReadAsFollower(offset int64, maxBytes int32) (samsalog.ReadResult, error) {
+	if r := p.role.Load(); r.leader || r.closed {
+		return samsalog.ReadResult{}, kerr.NotLeaderForPartition
+	}
+	limit := p.HighWatermark()
+	if offset < p.log.LogStartOffset() {
+		return samsalog.ReadResult{}, kerr.OffsetOutOfRange
+	}
+	if offset >= limit {
+		return samsalog.ReadResult{}, nil
+	}
+	r, err := p.log.Read(offset, maxBytes, limit)
+	if err != nil {
+		return samsalog.ReadResult{}, kafkaError(err)
+	}
+	return r, nil
+}

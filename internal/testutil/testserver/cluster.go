@@ -33,7 +33,8 @@ func (c *Cluster) Bootstrap() string {
 }
 
 // StartCluster starts n in-process nodes that form one metadata quorum,
-// with the properties set on every node, and stops them when the test
+// with the properties set on every node ("{id}" in a value becomes the
+// node's id, as in broker.rack=rack-{id}), and stops them when the test
 // ends. Nodes log at warn level (debug with SAMSA_TEST_VERBOSE set).
 func StartCluster(t testing.TB, n int, set map[string]string) *Cluster {
 	t.Helper()
@@ -63,7 +64,7 @@ func StartCluster(t testing.TB, n int, set map[string]string) *Cluster {
 			"SAMSA_HTTP_ADDR=",
 		}
 		for k, v := range set {
-			env = append(env, config.EnvName(k)+"="+v)
+			env = append(env, config.EnvName(k)+"="+strings.ReplaceAll(v, "{id}", fmt.Sprint(id)))
 		}
 		cfg, err := config.Load(nil, env)
 		if err != nil {
