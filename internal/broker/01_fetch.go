@@ -69,8 +69,9 @@ func (b *Broker) handleFetch(ctx context.Context, r *wire.Request) (*wire.Respon
 		return &wire.Response{Msg: resp}, nil
 	}
 	reads := newFetchReads()
-	resp, n, answerNow := b.buildFetch(plan, reads)
-	if n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || answerNow || len(plan.keys) == 0 {
+	resp, res := b.buildFetch(plan, reads)
+	if res.bytes >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || res.answerNow || len(plan.keys) == 0 {
+		b.metrics.fetched(res.tally)
 		b.finishFetch(plan, resp)
 		out := &wire.Response{}
 		reads.fill(out, resp)
@@ -142,7 +143,8 @@ func (b *Broker) parkFetch(plan *fetchPlan, reads *fetchReads, wait time.Duratio
 				case <-b.closing:
 				}
 			}
-			resp, _, _ := b.buildFetch(plan, reads)
+			resp, res := b.buildFetch(plan, reads)
+			b.metrics.fetched(res.tally)
 			b.finishFetch(plan, resp)
 			reads.fill(out, resp)
 			return
@@ -175,10 +177,17 @@ func (b *Broker) fetchAvailable(plan *fetchPlan) int {
 	return total
 }
 
-// buildFetch reads every planned partition into a response. It returns the
-// record bytes included and whether the answer must go now (a partition
-// has an error, a diverging epoch or a preferred read replica).
-func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResponse, int, bool) {
+// fetchResult is what a build of a fetch answer read.
+type fetchResult struct {
+	bytes int // record bytes included
+	// answerNow: a partition has an error, a diverging epoch or a
+	// preferred read replica, so the answer must not wait for more data.
+	answerNow bool
+	tally     fetchTally
+}
+
+// buildFetch reads every planned partition into a response.
+func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResponse, fetchResult) {
 	if plan.session != nil {
 		plan.session.mu.Lock()
 		defer plan.session.mu.Unlock()
@@ -192,6 +201,7 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 		maxBytes = 1 << 30
 	}
 	total, answerNow := 0, false
+	var tally fetchTally
 	plan.included = plan.included[:0]
 	now := time.Now()
 	recordFollower := plan.replicaID >= 0 && !plan.followerRecorded
@@ -211,7 +221,9 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 			if diverged, ok := divergingEpoch(p, sp); ok {
 				rp.DivergingEpoch = diverged
 			} else if plan.replicaID < 0 && p.IsLeader() {
-				rp.PreferredReadReplica = b.preferredReadReplica(view, p, req.Version, req.Rack, sp.fetchOffset)
+				if rp.PreferredReadReplica = b.preferredReadReplica(view, p, req.Version, req.Rack, sp.fetchOffset); rp.PreferredReadReplica >= 0 {
+					b.metrics.readRedirects.Add(1)
+				}
 			}
 			if rp.DivergingEpoch.Epoch >= 0 || rp.PreferredReadReplica >= 0 {
 				answerNow = true // the client must act on it: no records, no waiting
@@ -225,6 +237,7 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 					var n int
 					n, err = b.readInto(&rp, reads, plan, p, sp, maxBytes-total, total == 0, readCommitted)
 					total += n
+					tally.add(n, plan.replicaID >= 0, !p.IsLeader())
 				}
 			}
 		}
@@ -246,7 +259,7 @@ func (b *Broker) buildFetch(plan *fetchPlan, reads *fetchReads) (*kmsg.FetchResp
 		plan.included = append(plan.included, i)
 	}
 	hints.addFetchEndpoints(resp)
-	return resp, total, answerNow
+	return resp, fetchResult{bytes: total, answerNow: answerNow, tally: tally}
 }
 
 // fetchTarget finds the local replica a fetch reads: the leader's for a

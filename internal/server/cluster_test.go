@@ -90,8 +90,15 @@ func TestInProcessClusterFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if nl := td["t"].Partitions[0].Leader; nl == leader || nl < 0 {
+	nl := td["t"].Partitions[0].Leader
+	if nl == leader || nl < 0 {
 		t.Fatalf("partition 0 leader is still %d", nl)
+	}
+	// The new leader reports the partitions it leads without the dead
+	// node as under-replicated (Kafka's UnderReplicatedPartitions).
+	if st := nodes[nl].Broker().Stats(); st.LeaderPartitions == 0 || st.UnderReplicatedPartitions == 0 || st.UnderMinISRPartitions != 0 {
+		t.Errorf("stats of new leader %d: %d led, %d under-replicated, %d under min ISR; want some, some, none (min ISR 2 of 2 alive)",
+			nl, st.LeaderPartitions, st.UnderReplicatedPartitions, st.UnderMinISRPartitions)
 	}
 	got := map[string]int{}
 	for p := int32(0); p < 3; p++ {

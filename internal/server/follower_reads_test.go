@@ -169,4 +169,8 @@ func TestFollowerReads(t *testing.T) {
 	if hook.brokers[follower] == 0 || hook.brokers[leader] > 0 {
 		t.Errorf("batches read per broker: %v, want all from follower %d", hook.brokers, follower)
 	}
+	ls, fs := nodes[leader].Broker().Stats(), nodes[follower].Broker().Stats()
+	if ls.ReadRedirects == 0 || ls.ReplicaFetchBytes == 0 || fs.FollowerReadBytes == 0 || fs.ReplicaFetchBytes != 0 {
+		t.Errorf("leader stats %+v, follower stats %+v: want redirects and replica bytes on the leader, follower-read bytes on the follower", ls, fs)
+	}
 }

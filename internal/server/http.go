@@ -16,7 +16,8 @@ import (
 // startHTTP serves health and stats on the HTTP listener.
 //
 //	GET /healthz      200 "ok" once the node serves Kafka requests
-//	GET /v1/stats     the broker's counters as JSON
+//	GET /v1/stats     the broker's counters and the state of the partitions
+//	                  it leads (under-replicated, under min ISR), as JSON
 //	GET /v1/groups/lag  every group's committed offsets and lag per partition
 //	                    (?group=G to select), as JSON
 //	/debug/pprof/     Go runtime profiles (net/http/pprof)

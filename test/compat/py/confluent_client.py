@@ -7,9 +7,10 @@ dist-packages). Subcommands:
   produce --brokers ADDR --topic T --codec none|gzip|snappy|lz4|zstd
       Reads JSON lines {"key", "value", "headers": [{"key", "value"}]} from
       stdin and produces them in order; exits non-zero if any delivery failed.
-  consume --brokers ADDR --topic T --count N [--timeout S]
+  consume --brokers ADDR --topic T --count N [--timeout S] [--rack R]
       Reads N records from the start of every partition (assigned, no group
-      join) and prints one JSON line per record:
+      join), as a consumer in rack R (client.rack, KIP-392) if given, and
+      prints one JSON line per record:
       {"partition", "offset", "key", "value", "headers": [{"key", "value"}]}.
 """
 
@@ -68,15 +69,16 @@ def produce(args):
 
 
 def consume(args):
-    consumer = Consumer(
-        {
-            "bootstrap.servers": args.brokers,
-            "client.id": "compat-confluent",
-            "group.id": "compat-confluent-unused",  # required by the client; assign() never joins
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-        }
-    )
+    conf = {
+        "bootstrap.servers": args.brokers,
+        "client.id": "compat-confluent",
+        "group.id": "compat-confluent-unused",  # required by the client; assign() never joins
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+    }
+    if args.rack:
+        conf["client.rack"] = args.rack
+    consumer = Consumer(conf)
     deadline = time.monotonic() + args.timeout
     md = consumer.list_topics(args.topic, timeout=args.timeout)
     tmd = md.topics.get(args.topic)
@@ -112,6 +114,7 @@ def main():
     parser.add_argument("--codec", choices=CODECS, default="none")
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds")
+    parser.add_argument("--rack", default="", help="the consumer's rack (client.rack)")
     args = parser.parse_args()
     {"produce": produce, "consume": consume}[args.command](args)
 
