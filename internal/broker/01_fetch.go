@@ -282,7 +282,7 @@ func (b *Broker) fetchTarget(plan *fetchPlan, view *clusterView, k fetchKey, sp 
 		err = kerr.UnknownTopicOrPartition
 	} else {
 		pv = &t.partitions[k.partition]
-		p, _, err = b.consumerReadTarget(pv, plan.req.Version)
+		p, err = b.consumerReadTarget(pv, plan.req.Version)
 	}
 	if err == nil && sp.currentEpoch >= 0 {
 		err = checkLeaderEpoch(sp.currentEpoch, pv.leaderEpoch)

@@ -24,17 +24,17 @@ const followerReadVersion = 11
 
 // consumerReadTarget finds the local replica a consumer's fetch may read:
 // the leader, or from v11 a follower that knows the partition's current
-// leader. It reports whether the read is a follower read.
-func (b *Broker) consumerReadTarget(pv *partitionView, version int16) (*partition.Partition, bool, error) {
+// leader.
+func (b *Broker) consumerReadTarget(pv *partitionView, version int16) (*partition.Partition, error) {
 	switch {
 	case pv.local == nil:
-		return nil, false, kerr.NotLeaderForPartition
+		return nil, kerr.NotLeaderForPartition
 	case pv.leader == b.nodeID:
-		return pv.local, false, nil
+		return pv.local, nil
 	case version >= followerReadVersion && pv.leader >= 0 && !pv.local.IsLeader():
-		return pv.local, true, nil
+		return pv.local, nil
 	}
-	return nil, false, kerr.NotLeaderForPartition
+	return nil, kerr.NotLeaderForPartition
 }
 
 // preferredReadReplica returns the follower a consumer in rack, fetching
