@@ -40,9 +40,10 @@ func (c *Cluster) SetCutMode(m CutMode) {
 	c.cutMode = m
 }
 
-// Isolate cuts every link between node id and the other nodes, both ways:
-// their connections to it and its connections to them are reset, and new
-// ones are refused until Heal. Clients still reach every node, id included.
+// Isolate cuts every link between node id and the other nodes, both ways
+// and in the current CutMode: their connections to it and its connections
+// to them are reset and new ones refused, or all of them go silent, until
+// Heal. Clients still reach every node, id included.
 // Nodes added later are not cut off.
 func (c *Cluster) Isolate(id int32) {
 	c.t.Helper()
