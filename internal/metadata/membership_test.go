@@ -5,28 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/samsa-streaming/samsa/internal/testutil/freeport"
 )
 
-// freeAddrs reserves n loopback ports (voters lists need the addresses
-// before the nodes start, so port 0 cannot be used) and releases them.
+// freeAddrs returns n loopback addresses free right now (voters lists need
+// the addresses before the nodes start, so port 0 cannot be used), below
+// the ephemeral range so that no outgoing connection takes one meanwhile.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	var lns []net.Listener
 	var addrs []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for len(addrs) < n {
+		addr, err := freeport.Addr("127.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		_ = ln.Close()
+		if !slices.Contains(addrs, addr) {
+			addrs = append(addrs, addr)
+		}
 	}
 	return addrs
 }

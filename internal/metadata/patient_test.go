@@ -2,7 +2,6 @@ package metadata
 
 import (
 	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -10,16 +9,7 @@ import (
 )
 
 // freeAddr returns a loopback address nothing listens on (yet).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
+func freeAddr(t *testing.T) string { return freeAddrs(t, 1)[0] }
 
 // newTCPTransport starts a raft TCP transport on addr, closed when the test
 // ends.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/samsa-streaming/samsa/internal/testutil/freeport"
 )
 
 // silence is how long a dropped connection is watched for a byte that
@@ -120,7 +122,17 @@ func TestCloseEndsDroppedConnections(t *testing.T) {
 }
 
 func TestDownRefusesAndUpServes(t *testing.T) {
-	p := startProxy(t, echoServer(t))
+	// A port below the ephemeral range: no outgoing connection can take
+	// it while the proxy is down.
+	addr, err := freeport.Addr("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Listen(addr, echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
 	a := dialFrom(t, srcA, p.Addr())
 	if err := echo(a, "before"); err != nil {
 		t.Fatal(err)

@@ -44,7 +44,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,6 +53,7 @@ import (
 	"time"
 
 	"github.com/samsa-streaming/samsa/internal/cli/dev"
+	"github.com/samsa-streaming/samsa/internal/testutil/freeport"
 	"github.com/samsa-streaming/samsa/internal/testutil/netproxy"
 )
 
@@ -174,10 +174,12 @@ func (c *Cluster) newNode(id int32, voter bool) *Node {
 		c:                  c,
 	}
 	var err error
-	if n.kafkaProxy, err = netproxy.Listen("127.0.0.1:0", n.RealKafkaAddr); err != nil {
+	// The proxies' ports too stay clear of the ephemeral range: a proxy is
+	// down between a kill and a restart, and must get its port back.
+	if n.kafkaProxy, err = netproxy.Listen(c.freeAddr(), n.RealKafkaAddr); err != nil {
 		c.t.Fatalf("procluster: node %d: %v", id, err)
 	}
-	if n.controllerProxy, err = netproxy.Listen("127.0.0.1:0", n.RealControllerAddr); err != nil {
+	if n.controllerProxy, err = netproxy.Listen(c.freeAddr(), n.RealControllerAddr); err != nil {
 		n.kafkaProxy.Close()
 		c.t.Fatalf("procluster: node %d: %v", id, err)
 	}
@@ -186,16 +188,15 @@ func (c *Cluster) newNode(id int32, voter bool) *Node {
 	return n
 }
 
-// freeAddr returns a loopback address with a port free right now. The
-// node binds it a moment later; another process could take it in between,
-// which shows as the node failing to start with "address already in use".
+// freeAddr returns a loopback address with a port free right now, below
+// the kernel's ephemeral range (see freeport): the node binds it a moment
+// later, and no outgoing connection can take it in between.
 func (c *Cluster) freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr("127.0.0.1")
 	if err != nil {
-		c.t.Fatalf("procluster: find a free port: %v", err)
+		c.t.Fatalf("procluster: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // spec is the command line of node n.

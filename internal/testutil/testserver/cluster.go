@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/samsa-streaming/samsa/internal/config"
 	"github.com/samsa-streaming/samsa/internal/server"
+	"github.com/samsa-streaming/samsa/internal/testutil/freeport"
 )
 
 // Cluster is an in-process cluster of nodes, every one a voter, on loopback.
@@ -41,12 +41,11 @@ func StartCluster(t testing.TB, n int, set map[string]string) *Cluster {
 	ctl := make([]string, n)
 	var voters []string
 	for i := range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, err := freeport.Addr("127.0.0.1") // bound later, by the node
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctl[i] = l.Addr().String()
-		l.Close() // a small race with other processes, acceptable in tests
+		ctl[i] = addr
 		voters = append(voters, fmt.Sprintf("%d@%s", i+1, ctl[i]))
 	}
 	c := &Cluster{Nodes: map[int32]*server.Node{}}
