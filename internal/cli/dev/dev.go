@@ -87,6 +87,7 @@ Examples:
   samsa dev
   samsa dev --nodes 3
   samsa dev --nodes 3 --dir /tmp/samsa-dev --base-port 29092 --set num.partitions=3
+  samsa dev --nodes 3 --set broker.rack=rack-{id}
   samsa dev --nodes 3 --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -97,7 +98,8 @@ Examples:
 	fs.IntVarP(&o.nodes, "nodes", "n", 1, "number of nodes (1 to 100)")
 	fs.StringVar(&o.dir, "dir", DefaultDir, "directory holding every node's data and log")
 	fs.IntVar(&o.basePort, "base-port", DefaultBasePort, "Kafka port of node 1; other ports derive from it")
-	fs.StringArrayVar(&o.sets, "set", nil, "set a property on every node, e.g. --set num.partitions=3 (repeatable)")
+	fs.StringArrayVar(&o.sets, "set", nil,
+		"set a property on every node, e.g. --set num.partitions=3; {id} becomes the node's id, as in --set broker.rack=rack-{id} (repeatable)")
 	fs.DurationVar(&o.timeout, "timeout", DefaultTimeout, "how long to wait for the cluster to come up")
 	fs.DurationVar(&o.grace, "grace", DefaultGrace, "how long nodes get to stop after SIGTERM before SIGKILL")
 	format.AddFlag(fs, &o.format)

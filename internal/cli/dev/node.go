@@ -49,12 +49,13 @@ type NodeSpec struct {
 	Voter                    bool   // whether ID is among Voters
 	DataDir                  string
 	LogPath                  string            // where the process's output goes
-	Props                    map[string]string // extra properties (--set name=value)
+	Props                    map[string]string // extra properties (--set name=value; "{id}" becomes ID)
 }
 
 // Args returns the command line of the node after the program name:
 // "server", then its flags. Extra properties come sorted by name, so the
-// line is the same on every start.
+// line is the same on every start; "{id}" in a value becomes the node's id
+// (--set broker.rack=rack-{id} gives each node its own rack).
 func (s NodeSpec) Args() []string {
 	args := []string{"server",
 		"--node-id", strconv.FormatInt(int64(s.ID), 10),
@@ -78,7 +79,7 @@ func (s NodeSpec) Args() []string {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		args = append(args, "--set", k+"="+s.Props[k])
+		args = append(args, "--set", k+"="+strings.ReplaceAll(s.Props[k], "{id}", strconv.Itoa(int(s.ID))))
 	}
 	return args
 }

@@ -82,11 +82,11 @@ func TestPlanRejects(t *testing.T) {
 func TestArgs(t *testing.T) {
 	s := NodeSpec{ID: 2, KafkaAddr: "127.0.0.1:1", AdvertisedAddr: "127.0.0.1:2", ControllerAddr: "127.0.0.1:3",
 		AdvertisedControllerAddr: "127.0.0.1:4", Voters: "1@127.0.0.1:5", DataDir: "/d/node-2",
-		Props: map[string]string{"b.x": "2", "a.y": "1"}}
+		Props: map[string]string{"b.x": "2", "a.y": "1", "broker.rack": "rack-{id}"}}
 	want := []string{"server", "--node-id", "2", "--data-dir", "/d/node-2", "--kafka-addr", "127.0.0.1:1",
 		"--controller-addr", "127.0.0.1:3", "--http-addr", "", "--advertised-addr", "127.0.0.1:2",
 		"--advertised-controller-addr", "127.0.0.1:4", "--voters", "1@127.0.0.1:5",
-		"--set", "a.y=1", "--set", "b.x=2"}
+		"--set", "a.y=1", "--set", "b.x=2", "--set", "broker.rack=rack-2"}
 	if got := s.Args(); !slices.Equal(got, want) {
 		t.Fatalf("Args() =\n%q\nwant\n%q", got, want)
 	}

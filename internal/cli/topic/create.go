@@ -3,9 +3,12 @@ package topic
 import (
 	"context"
 	"fmt"
-	"github.com/twmb/franz-go/pkg/kadm"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/cli/clientflags"
 	"github.com/samsa-streaming/samsa/internal/cli/format"
@@ -61,14 +64,19 @@ Examples:
 					return fmt.Errorf("create topics: %w", err)
 				}
 				rows := make([]status, 0, len(names))
+				var created []string
 				for _, name := range names {
 					r, ok := resps[name]
 					if !ok {
 						rows = append(rows, status{Topic: name, Status: "NO_RESPONSE", Message: "the broker did not answer for this topic"})
 						continue
 					}
+					if r.Err == nil && !dryRun {
+						created = append(created, name)
+					}
 					rows = append(rows, newStatus(name, r.Err, r.ErrMessage))
 				}
+				waitTopicsEverywhere(ctx, cf, created)
 				return printStatuses(cmd.OutOrStdout(), out, "create", rows)
 			})
 		},
@@ -80,4 +88,68 @@ Examples:
 	fs.BoolVar(&dryRun, "dry-run", false, "validate the request without creating anything")
 	format.AddFlag(fs, &out)
 	return cmd
+}
+
+// topicSpreadTime bounds how long create waits for every broker to know the
+// topics it created.
+const topicSpreadTime = 3 * time.Second
+
+// waitTopicsEverywhere waits, for up to topicSpreadTime, until every live
+// broker's own Metadata answer lists topics with a leader for each
+// partition. The brokers of a cluster learn of a new topic from the
+// metadata log a moment apart, so a command run right after create (a
+// describe, or a produce with a client that does not retry
+// UNKNOWN_TOPIC_OR_PARTITION, such as kafka-go) could otherwise reach one
+// that has not heard of it yet. It never fails the command: a topic that
+// spreads slowly is only late.
+func waitTopicsEverywhere(ctx context.Context, cf *clientflags.Flags, topics []string) {
+	if len(topics) == 0 {
+		return
+	}
+	cl, err := cf.NewClient()
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, topicSpreadTime)
+	defer cancel()
+	md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil {
+		return
+	}
+	for _, b := range md.Brokers {
+		for !brokerKnows(ctx, cl.Broker(int(b.NodeID)), topics) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// brokerKnows reports whether broker's own Metadata lists every topic with
+// a leader for each partition.
+func brokerKnows(ctx context.Context, broker *kgo.Broker, topics []string) bool {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, broker)
+	if err != nil || len(resp.Topics) != len(topics) {
+		return false
+	}
+	for _, t := range resp.Topics {
+		if t.ErrorCode != 0 || len(t.Partitions) == 0 {
+			return false
+		}
+		for _, p := range t.Partitions {
+			if p.Leader < 0 {
+				return false
+			}
+		}
+	}
+	return true
 }

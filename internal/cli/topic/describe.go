@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -134,11 +135,11 @@ func describeTopics(ctx context.Context, adm *kadm.Client, names []string, confi
 	if len(found) == 0 {
 		return nil, missing, nil
 	}
-	starts, err := adm.ListStartOffsets(ctx, found...)
+	starts, err := listOffsetsSettled(ctx, adm.ListStartOffsets, found)
 	if err != nil {
 		return nil, nil, fmt.Errorf("describe topics: list start offsets: %w", err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, found...)
+	ends, err := listOffsetsSettled(ctx, adm.ListEndOffsets, found)
 	if err != nil {
 		return nil, nil, fmt.Errorf("describe topics: list end offsets: %w", err)
 	}
@@ -171,6 +172,34 @@ func describeTopics(ctx context.Context, adm *kadm.Client, names []string, confi
 		results = append(results, res)
 	}
 	return results, missing, nil
+}
+
+// offsetsSettleTime bounds how long describe asks again for offsets that
+// failed with a retriable error.
+const offsetsSettleTime = 2 * time.Second
+
+// listOffsetsSettled lists offsets and, while some partition fails with a
+// retriable error (a leader that has not yet learned of a topic created a
+// moment ago answers UNKNOWN_TOPIC_OR_PARTITION; a leader that just moved,
+// NOT_LEADER_OR_FOLLOWER), asks again, for up to offsetsSettleTime.
+func listOffsetsSettled(ctx context.Context, list func(context.Context, ...string) (kadm.ListedOffsets, error), topics []string) (kadm.ListedOffsets, error) {
+	deadline := time.Now().Add(offsetsSettleTime)
+	for {
+		offsets, err := list(ctx, topics...)
+		if err != nil {
+			return nil, err
+		}
+		retriable := false
+		offsets.Each(func(o kadm.ListedOffset) { retriable = retriable || kerr.IsRetriable(o.Err) })
+		if !retriable || time.Now().After(deadline) {
+			return offsets, nil
+		}
+		select {
+		case <-ctx.Done():
+			return offsets, nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func partitionRow(p kadm.PartitionDetail, starts, ends kadm.ListedOffsets) partitionState {
