@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	topiccli "github.com/samsa-streaming/samsa/internal/cli/topic"
 	"github.com/samsa-streaming/samsa/internal/testutil/testserver"
 )
 
@@ -127,20 +128,9 @@ func TestLeaderHints(t *testing.T) {
 // waitTopicOn waits until node's own Metadata answer has topic.
 func waitTopicOn(ctx context.Context, t *testing.T, cl *kgo.Client, node int32, topic string) {
 	t.Helper()
-	for {
-		req := kmsg.NewPtrMetadataRequest()
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(topic)
-		req.Topics = append(req.Topics, rt)
-		resp, err := cl.Broker(int(node)).RetriableRequest(ctx, req)
-		if err == nil {
-			m := resp.(*kmsg.MetadataResponse)
-			if len(m.Topics) == 1 && m.Topics[0].ErrorCode == 0 && len(m.Topics[0].Partitions) > 0 && m.Topics[0].Partitions[0].Leader >= 0 {
-				return
-			}
-		}
+	for !topiccli.BrokerKnows(ctx, cl.Broker(int(node)), topic) {
 		if ctx.Err() != nil {
-			t.Fatalf("node %d does not know topic %s: %v", node, topic, err)
+			t.Fatalf("node %d does not know topic %s", node, topic)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

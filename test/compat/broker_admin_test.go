@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,7 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	topiccli "github.com/samsa-streaming/samsa/internal/cli/topic"
 )
 
 // topicPartitions is the partition count of every topic the suite creates.
@@ -80,21 +80,10 @@ func waitBrokerKnows(ctx context.Context, t *testing.T, addr, topic string) {
 		t.Fatalf("admin client: %v", err)
 	}
 	defer cl.Close()
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	for {
-		resp, err := cl.SeedBrokers()[0].Request(ctx, req)
-		if err == nil {
-			if ts := resp.(*kmsg.MetadataResponse).Topics; len(ts) == 1 && ts[0].ErrorCode == 0 && len(ts[0].Partitions) == topicPartitions &&
-				!slices.ContainsFunc(ts[0].Partitions, func(p kmsg.MetadataResponseTopicPartition) bool { return p.Leader < 0 || p.ErrorCode != 0 }) {
-				return
-			}
-		}
+	for !topiccli.BrokerKnows(ctx, cl.SeedBrokers()[0], topic) {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("broker %s does not know topic %s before the deadline (last error %v)", addr, topic, err)
+			t.Fatalf("broker %s does not know topic %s before the deadline", addr, topic)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

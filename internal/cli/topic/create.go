@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streaming/samsa/internal/cli/clientflags"
@@ -118,7 +117,7 @@ func waitTopicsEverywhere(ctx context.Context, cf *clientflags.Flags, topics []s
 		return
 	}
 	for _, b := range md.Brokers {
-		for !brokerKnows(ctx, cl.Broker(int(b.NodeID)), topics) {
+		for !BrokerKnows(ctx, cl.Broker(int(b.NodeID)), topics...) {
 			select {
 			case <-ctx.Done():
 				return
@@ -128,16 +127,17 @@ func waitTopicsEverywhere(ctx context.Context, cf *clientflags.Flags, topics []s
 	}
 }
 
-// brokerKnows reports whether broker's own Metadata lists every topic with
-// a leader for each partition.
-func brokerKnows(ctx context.Context, broker *kgo.Broker, topics []string) bool {
+// BrokerKnows reports whether the broker r sends to (a *kgo.Broker, to
+// ask one broker itself) answers Metadata with every topic, each with a
+// leader for every partition and no partition error.
+func BrokerKnows(ctx context.Context, r kmsg.Requestor, topics ...string) bool {
 	req := kmsg.NewPtrMetadataRequest()
 	for _, t := range topics {
 		rt := kmsg.NewMetadataRequestTopic()
 		rt.Topic = kmsg.StringPtr(t)
 		req.Topics = append(req.Topics, rt)
 	}
-	resp, err := req.RequestWith(ctx, broker)
+	resp, err := req.RequestWith(ctx, r)
 	if err != nil || len(resp.Topics) != len(topics) {
 		return false
 	}
@@ -146,7 +146,7 @@ func brokerKnows(ctx context.Context, broker *kgo.Broker, topics []string) bool 
 			return false
 		}
 		for _, p := range t.Partitions {
-			if p.Leader < 0 {
+			if p.Leader < 0 || p.ErrorCode != 0 {
 				return false
 			}
 		}
