@@ -273,16 +273,9 @@ func (b *Broker) fetchTarget(plan *fetchPlan, view *clusterView, k fetchKey, sp 
 		}
 		return nil, kerr.UnknownTopicOrPartition
 	}
-	var p *partition.Partition
-	var pv *partitionView
-	var err error
-	if plan.replicaID >= 0 {
-		p, pv, err = b.leaderFor(t, k.partition)
-	} else if k.partition < 0 || int(k.partition) >= len(t.partitions) {
-		err = kerr.UnknownTopicOrPartition
-	} else {
-		pv = &t.partitions[k.partition]
-		p, err = b.consumerReadTarget(pv, plan.req.Version)
+	p, pv, err := b.leaderFor(t, k.partition)
+	if err == kerr.NotLeaderForPartition && plan.replicaID < 0 {
+		p, err = b.followerReadTarget(pv, plan.req.Version)
 	}
 	if err == nil && sp.currentEpoch >= 0 {
 		err = checkLeaderEpoch(sp.currentEpoch, pv.leaderEpoch)

@@ -22,16 +22,11 @@ import (
 // consumer's rack and so may be served by a follower.
 const followerReadVersion = 11
 
-// consumerReadTarget finds the local replica a consumer's fetch may read:
-// the leader, or from v11 a follower that knows the partition's current
-// leader.
-func (b *Broker) consumerReadTarget(pv *partitionView, version int16) (*partition.Partition, error) {
-	switch {
-	case pv.local == nil:
-		return nil, kerr.NotLeaderForPartition
-	case pv.leader == b.nodeID:
-		return pv.local, nil
-	case version >= followerReadVersion && pv.leader >= 0 && !pv.local.IsLeader():
+// followerReadTarget is the local replica a consumer's fetch may read when
+// this broker does not lead the partition: from v11, a follower that knows
+// the partition's current leader.
+func (b *Broker) followerReadTarget(pv *partitionView, version int16) (*partition.Partition, error) {
+	if version >= followerReadVersion && pv.local != nil && pv.leader >= 0 && !pv.local.IsLeader() {
 		return pv.local, nil
 	}
 	return nil, kerr.NotLeaderForPartition
